@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+// PerCpu<T>: one cache-line-aligned T per possible CPU, allocated once at
+// init; the owner CPU writes its slot without locks, readers sum all slots.
+#ifndef FORKSCOPE_CORE_PER_CPU_H
+#define FORKSCOPE_CORE_PER_CPU_H
+
+#include <forkscope/platform.h>
+#include <ktl/alloc_checker.h>
+#include <ktl/types.h>
+
+namespace forkscope {
+
+template <typename T>
+class PerCpu {
+ public:
+  PerCpu() = default;
+  PerCpu(const PerCpu&) = delete;
+  PerCpu& operator=(const PerCpu&) = delete;
+  ~PerCpu() { delete[] slots_; }
+
+  // May sleep. Returns 0 or -FS_ENOMEM.
+  int init(unsigned int nr_cpus) {
+    ktl::AllocChecker ac;
+    slots_ = new (ac) Slot[nr_cpus];
+    if (!ac.check()) return -FS_ENOMEM;
+    nr_cpus_ = nr_cpus;
+    return 0;
+  }
+
+  // The calling CPU's slot, or nullptr for an id beyond the table (which
+  // the caller counts; nr_cpu_ids makes it impossible in the module).
+  T* this_cpu() {
+    unsigned int cpu = fs_platform_cpu();
+    return cpu < nr_cpus_ ? &slots_[cpu].value : nullptr;
+  }
+  T& at(unsigned int cpu) { return slots_[cpu].value; }
+  const T& at(unsigned int cpu) const { return slots_[cpu].value; }
+  unsigned int size() const { return nr_cpus_; }
+
+ private:
+  struct alignas(ktl::kCacheLine) Slot {
+    T value;
+  };
+  Slot* slots_ = nullptr;
+  unsigned int nr_cpus_ = 0;
+};
+
+}  // namespace forkscope
+
+#endif  // FORKSCOPE_CORE_PER_CPU_H

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+// Host implementation of include/forkscope/platform.h for unit tests: libc
+// memory, a thread-local fake CPU id, and recorded logs and warnings.
+#include "platform_host.h"
+
+#include <forkscope/platform.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace {
+
+thread_local unsigned int t_cpu = 0;
+unsigned int g_nr_cpu_ids = 4;
+int g_fail_after = -1;
+int g_fail_count = 0;
+unsigned long long g_fake_time = 0;
+long g_live_blocks = 0;
+std::mutex g_alloc_mutex;
+
+// Log and warning lines are kept in fixed storage: the global operator new
+// is cxxrt's, which calls fs_platform_alloc, so logging must not allocate.
+struct LineStore {
+  static constexpr int kLines = 64;
+  static constexpr int kWidth = 256;
+  std::mutex mutex;
+  char lines[kLines][kWidth];
+  int count = 0;
+
+  void add(const char* text) {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (count == kLines) return;
+    std::snprintf(lines[count++], kWidth, "%s", text);
+  }
+  std::vector<std::string> take() {
+    char copy[kLines][kWidth];
+    int n;
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      n = count;
+      std::memcpy(copy, lines, sizeof(copy));
+      count = 0;
+    }
+    return std::vector<std::string>(copy, copy + n);
+  }
+};
+LineStore g_log;
+LineStore g_warnings;
+
+}  // namespace
+
+namespace host {
+
+void set_current_cpu(unsigned int cpu) { t_cpu = cpu; }
+void set_nr_cpu_ids(unsigned int n) { g_nr_cpu_ids = n; }
+void fail_allocations(int after, int count) {
+  std::lock_guard<std::mutex> guard(g_alloc_mutex);
+  g_fail_after = after;
+  g_fail_count = count;
+}
+void set_fake_time_ns(unsigned long long ns) { g_fake_time = ns; }
+
+std::vector<std::string> take_log_lines() { return g_log.take(); }
+std::vector<std::string> take_warnings() { return g_warnings.take(); }
+
+long live_platform_blocks() {
+  std::lock_guard<std::mutex> guard(g_alloc_mutex);
+  return g_live_blocks;
+}
+
+}  // namespace host
+
+extern "C" {
+
+void* fs_platform_alloc(fs_size_t size) {
+  {
+    std::lock_guard<std::mutex> guard(g_alloc_mutex);
+    if (g_fail_after == 0 && g_fail_count > 0) {
+      --g_fail_count;
+      return nullptr;
+    }
+    if (g_fail_after > 0) --g_fail_after;
+    ++g_live_blocks;
+  }
+  return std::aligned_alloc(16, (size + 15) & ~fs_size_t{15});
+}
+
+void fs_platform_free(void* ptr) {
+  if (ptr == nullptr) return;
+  {
+    std::lock_guard<std::mutex> guard(g_alloc_mutex);
+    --g_live_blocks;
+  }
+  std::free(ptr);
+}
+
+fs_u64 fs_platform_now_ns(void) {
+  if (g_fake_time != 0) return g_fake_time;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+unsigned int fs_platform_cpu(void) { return t_cpu; }
+unsigned int fs_platform_nr_cpu_ids(void) { return g_nr_cpu_ids; }
+
+void fs_platform_log(enum fs_log_level, const char* text) { g_log.add(text); }
+void fs_platform_warn(const char* what) { g_warnings.add(what); }
+
+struct fs_spinlock {
+  std::mutex mutex;
+};
+
+struct fs_spinlock* fs_platform_spinlock_create(void) {
+  void* memory = std::malloc(sizeof(fs_spinlock));
+  return memory == nullptr ? nullptr : new (memory) fs_spinlock;
+}
+void fs_platform_spinlock_destroy(struct fs_spinlock* lock) {
+  if (lock == nullptr) return;
+  lock->~fs_spinlock();
+  std::free(lock);
+}
+unsigned long fs_platform_spin_lock_irqsave(struct fs_spinlock* lock) {
+  lock->mutex.lock();
+  return 0;
+}
+void fs_platform_spin_unlock_irqrestore(struct fs_spinlock* lock, unsigned long) {
+  lock->mutex.unlock();
+}
+
+}  // extern "C"

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+// Test controls for the host platform: fake CPUs, injected allocation
+// failures, and captured log and warning lines.
+#ifndef FORKSCOPE_TESTS_PLATFORM_HOST_H
+#define FORKSCOPE_TESTS_PLATFORM_HOST_H
+
+#include <string>
+#include <vector>
+
+namespace host {
+
+// The CPU id fs_platform_cpu() reports on this thread (default 0).
+void set_current_cpu(unsigned int cpu);
+// What fs_platform_nr_cpu_ids() reports (default 4).
+void set_nr_cpu_ids(unsigned int n);
+// The next `count` allocations after `after` successful ones return NULL.
+void fail_allocations(int after, int count);
+// fs_platform_now_ns() returns this value instead of the real clock (0 = real).
+void set_fake_time_ns(unsigned long long ns);
+
+std::vector<std::string> take_log_lines();
+std::vector<std::string> take_warnings();
+long live_platform_blocks();
+
+}  // namespace host
+
+#endif  // FORKSCOPE_TESTS_PLATFORM_HOST_H
