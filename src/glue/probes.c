@@ -16,7 +16,8 @@ static DEFINE_PER_CPU(unsigned long, fs_clone_return_hits);
 static int fs_clone_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	this_cpu_inc(fs_clone_return_hits);
-	fs_core_on_clone_return((long)regs_return_value(regs));
+	/* kernel_clone returns pid_t: only eax is defined, not all of rax. */
+	fs_core_on_clone_return((pid_t)regs_return_value(regs));
 	return 0;
 }
 NOKPROBE_SYMBOL(fs_clone_return);
