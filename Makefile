@@ -1,14 +1,36 @@
 # SPDX-License-Identifier: GPL-2.0
-# forkscope top-level Makefile: module build against Debian's 6.1 headers,
-# host unit tests, in-VM selftests, demo and check. Kbuild reads ./Kbuild.
+# forkscope top-level Makefile: the module (via ./Kbuild against Debian's 6.1
+# headers), host unit tests, in-guest selftests, demo and check.
+# make demo / make check do all set-up themselves (scripts/setup, as root).
 KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
+KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all module clean
+.PHONY: all setup module host-tests selftests check demo clean
 all: module
+
+setup:
+	scripts/setup
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+host-tests:
+	cmake -S tests/host -B build/host -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build/host -j$$(nproc)
+	build/host/forkscope_host_tests
+
+selftests:
+	$(MAKE) -C selftests KSRC=$(KSRC)
+
+check:
+	scripts/check
+
+demo: setup
+	$(MAKE) --no-print-directory module KVER=$$(cat build/kver) >build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
+	$(MAKE) --no-print-directory selftests >>build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
+	scripts/vm --log build/vm-demo.log --add scripts/demo-guest.sh:/opt/forkscope/demo.sh -- /opt/forkscope/demo.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf build/host build/selftests build/check
