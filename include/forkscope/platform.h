@@ -71,6 +71,19 @@ void fs_platform_log(enum fs_log_level level, const char *text);
 void fs_platform_warn(const char *what);
 
 /*
+ * Waits until every probe handler that was running when it was called has
+ * returned (synchronize_rcu: handlers run with preemption disabled).
+ * May sleep.
+ */
+void fs_platform_synchronize_probes(void);
+
+/*
+ * Wakes trace_pipe readers (deferred through irq_work, so it takes no lock
+ * in the caller's context). Probe.
+ */
+void fs_platform_notify_readers(void);
+
+/*
  * Spin locks with interrupts saved and disabled, for state shared between
  * probe handlers and readers. The lock object is opaque to the core.
  * create: may sleep, returns NULL on failure. lock/unlock: any.

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-// The core's C entry points (include/forkscope/core.h): owns the one Core
-// instance and turns its state into debugfs text.
+// The core's C entry points (include/forkscope/core.h): owns the one Engine,
+// forwards probe events to it, and renders the debugfs files.
 #include <forkscope/core.h>
 #include <forkscope/cxxrt.h>
 #include <ktl/alloc_checker.h>
 #include <ktl/atomic.h>
 #include <ktl/string_builder.h>
+#include <ktl/utility.h>
 
-#include "counters.h"
+#include "control.h"
+#include "engine.h"
+#include "format.h"
 #include "probe_context.h"
 
 namespace forkscope {
@@ -31,97 +34,310 @@ class StaticInitWitness {
 
 StaticInitWitness g_static_init_witness;
 
-struct Core {
-  Counters counters;
+// Published once init has finished; probe handlers only read it.
+ktl::Atomic<Engine*> g_engine;
+
+static_assert(sizeof(ProbeData) <= 32, "kretprobe instance data stays small");
+
+FS_PROBE_CONTEXT Engine* live_engine() {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr || fs_cxxrt_faulted()) return nullptr;
+  return engine;
+}
+
+FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
+  CreationArgs out;
+  out.request.flags = in.flags;
+  out.request.exit_signal = in.exit_signal;
+  out.request.origin = in.origin >= FS_ORIGIN_UNKNOWN && in.origin <= FS_ORIGIN_KERNEL
+                           ? static_cast<Origin>(in.origin)
+                           : Origin::kUnknown;
+  out.request.kthread = in.kthread != 0;
+  out.request.io_thread = in.io_thread != 0;
+  out.request.has_fn = in.has_fn != 0;
+  out.pid = in.pid;
+  out.tgid = in.tgid;
+  ktl::copy_bytes(out.comm, in.comm, kCommLength);
+  out.comm[kCommLength - 1] = '\0';
+  return out;
+}
+
+// Growable output for fs_core_render: sized up front from the content,
+// doubled and re-rendered in the rare case the estimate was short.
+template <typename RenderFn>
+int render_into(fs_text* out, ktl::size_t estimate, RenderFn render) {
+  for (ktl::size_t size = estimate; size <= (ktl::size_t{256} << 20); size *= 2) {
+    ktl::AllocChecker ac;
+    char* buffer = new (ac) char[size];
+    if (!ac.check()) return -FS_ENOMEM;
+    ktl::StringBuilder builder(buffer, size);
+    render(builder);
+    if (!builder.truncated()) {
+      out->data = buffer;
+      out->length = builder.length();
+      return 0;
+    }
+    delete[] buffer;
+  }
+  return -FS_ENOSPC;
+}
+
+template <typename T>
+class ScopedArray {
+ public:
+  explicit ScopedArray(ktl::size_t n) {
+    ktl::AllocChecker ac;
+    data_ = new (ac) T[n];
+    if (!ac.check()) data_ = nullptr;
+  }
+  ~ScopedArray() { delete[] data_; }
+  ScopedArray(const ScopedArray&) = delete;
+  ScopedArray& operator=(const ScopedArray&) = delete;
+  T* get() { return data_; }
+
+ private:
+  T* data_;
 };
 
-// Published once init has finished; probe handlers only read it.
-ktl::Atomic<Core*> g_core;
+void append_version(ktl::StringBuilder& out, const fs_build_info& info, const Engine& engine) {
+  struct fs_cxxrt_stats rt;
+  fs_cxxrt_get_stats(&rt);
+  out.append("forkscope ").append(FS_VERSION).append_char('\n');
+  out.append("kernel ").append(info.kernel_release).append_char('\n');
+  out.append("built_for ").append(info.built_for).append_char('\n');
+  out.append("compiler ").append(info.compiler).append_char('\n');
+  out.append("cxx_standard ").append_u64(__cplusplus).append_char('\n');
+  out.append("cxxrt_ctors_run ").append_u64(rt.ctors_run).append_char('\n');
+  out.append("cxxrt_static_init ").append(g_static_init_witness.ran() ? "ok" : "missing");
+  out.append_char('\n');
+  out.append("cxxrt_live_allocs ").append_u64(rt.live_allocs).append_char('\n');
+  out.append("cxxrt_live_bytes ").append_u64(rt.live_bytes).append_char('\n');
+  out.append("cxxrt_alloc_failures ").append_u64(rt.alloc_failures).append_char('\n');
+  out.append("cxxrt_faulted ").append_u64(fs_cxxrt_faulted() ? 1 : 0).append_char('\n');
+  const EngineConfig& config = engine.config();
+  out.append("cpus ").append_u64(config.nr_cpus).append_char('\n');
+  out.append("inflight_slots ").append_u64(config.inflight_slots).append_char('\n');
+  out.append("ring_records_per_cpu ").append_u64(config.ring_records).append_char('\n');
+  out.append("top_n ").append_u64(config.top_n).append_char('\n');
+}
 
 }  // namespace
 }  // namespace forkscope
 
-using forkscope::Core;
-using forkscope::g_core;
+using namespace forkscope;  // NOLINT: this file is the C boundary of the namespace
 
-extern "C" int fs_core_init(void) {
-  if (!forkscope::g_static_init_witness.ran()) {
+extern "C" unsigned int fs_core_anchor_count(void) { return kAnchorCount; }
+
+extern "C" void fs_core_anchor_describe(unsigned int anchor, struct fs_anchor_desc* out) {
+  const AnchorInfo& info = anchor_info(static_cast<Anchor>(anchor < kAnchorCount ? anchor : 0));
+  for (int i = 0; i < FS_ANCHOR_NAMES; ++i) out->names[i] = info.names[i];
+  out->required = info.required ? 1 : 0;
+  out->role = static_cast<int>(info.role);
+}
+
+extern "C" fs_size_t fs_core_probe_data_size(void) { return sizeof(ProbeData); }
+
+extern "C" int fs_core_init(const struct fs_core_config* config) {
+  if (!g_static_init_witness.ran()) {
     fs_platform_log(FS_LOG_ERR, "static constructors did not run; refusing to start");
     return -FS_EINVAL;
   }
   ktl::AllocChecker ac;
-  Core* core = new (ac) Core;
+  Engine* engine = new (ac) Engine;
   if (!ac.check()) {
-    fs_platform_log(FS_LOG_ERR, "out of memory allocating the core");
+    fs_platform_log(FS_LOG_ERR, "out of memory allocating the engine");
     return -FS_ENOMEM;
   }
-  int err = core->counters.init(fs_platform_nr_cpu_ids());
+  EngineConfig engine_config;
+  engine_config.nr_cpus = fs_platform_nr_cpu_ids();
+  engine_config.inflight_slots = config->inflight_slots;
+  engine_config.ring_records = config->ring_records;
+  engine_config.top_n = config->top_n;
+  int err = engine->init(engine_config);
   if (err != 0) {
-    fs_platform_log(FS_LOG_ERR, "out of memory allocating per-CPU counters");
-    delete core;
+    fs_platform_log(FS_LOG_ERR, err == -FS_ENOMEM ? "out of memory allocating per-CPU state"
+                                                  : "invalid engine configuration");
+    delete engine;
     return err;
   }
-  g_core.store(core, ktl::MemoryOrder::kRelease);
+  g_engine.store(engine, ktl::MemoryOrder::kRelease);
   return 0;
 }
 
-extern "C" void fs_core_exit(void) {
-  Core* core = g_core.exchange(nullptr);
-  delete core;
+extern "C" void fs_core_exit(void) { delete g_engine.exchange(nullptr); }
+
+extern "C" void fs_core_set_available_anchors(fs_u64 mask) {
+  if (Engine* engine = g_engine.load()) engine->set_available_anchors(mask);
 }
 
-extern "C" FS_PROBE_CONTEXT void fs_core_on_clone_return(fs_s64 ret) {
-  Core* core = g_core.load(ktl::MemoryOrder::kAcquire);
-  if (core == nullptr || fs_cxxrt_faulted()) return;
-  core->counters.on_clone_return(ret);
+extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void* task, void* data,
+                                                 const struct fs_creation_args* args,
+                                                 fs_u64 now) {
+  Engine* engine = live_engine();
+  if (engine == nullptr || anchor >= kAnchorCount) return 1;
+  auto* probe_data = static_cast<ProbeData*>(data);
+  if (args == nullptr) {
+    return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, nullptr, now);
+  }
+  CreationArgs creation = to_creation_args(*args);
+  return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, &creation, now);
 }
 
-namespace {
+extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data,
+                                                   fs_s64 retval, int child_pid, fs_u64 now) {
+  Engine* engine = live_engine();
+  if (engine == nullptr || anchor >= kAnchorCount) return;
+  engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), retval,
+                    child_pid, now);
+}
 
-fs_s64 finish(const ktl::StringBuilder& out) {
-  if (out.truncated()) return -FS_ENOSPC;
+extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* info,
+                              const struct fs_probe_health* probes, unsigned int nr_probes,
+                              struct fs_text* out) {
+  out->data = nullptr;
+  out->length = 0;
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr) return -FS_EINVAL;
+  switch (file) {
+    case FS_FILE_VERSION:
+      return render_into(out, 2048, [&](ktl::StringBuilder& b) {
+        append_version(b, *info, *engine);
+      });
+    case FS_FILE_COUNTERS: {
+      EngineCounters counters = engine->counters();
+      return render_into(out, 4096 + nr_probes * 128, [&](ktl::StringBuilder& b) {
+        append_counters(b, counters, probes, nr_probes, engine->enabled(),
+                        engine->sample_every(), engine->filter());
+      });
+    }
+    case FS_FILE_STAGES: {
+      EngineCounters counters = engine->counters();
+      return render_into(out, 16384, [&](ktl::StringBuilder& b) {
+        append_stage_map(b, counters, probes, nr_probes, engine->available_anchors());
+      });
+    }
+    case FS_FILE_STATS:
+    case FS_FILE_HIST: {
+      ScopedArray<StatsSnapshot> stats(1);
+      ScopedArray<HistogramSnapshot> scratch(1);
+      if (stats.get() == nullptr || scratch.get() == nullptr) return -FS_ENOMEM;
+      engine->collect_stats(stats.get());
+      if (file == FS_FILE_STATS) {
+        return render_into(out, 64 * 1024, [&](ktl::StringBuilder& b) {
+          append_stats(b, *stats.get(), scratch.get());
+        });
+      }
+      return render_into(out, 64 * 1024, [&](ktl::StringBuilder& b) {
+        append_histograms(b, *stats.get(), scratch.get());
+      });
+    }
+    case FS_FILE_TRACE:
+    case FS_FILE_RECORDS:
+    case FS_FILE_SLOWEST: {
+      ktl::size_t capacity = file == FS_FILE_SLOWEST
+                                 ? static_cast<ktl::size_t>(engine->config().top_n) *
+                                       engine->config().nr_cpus
+                                 : engine->ring_capacity_total();
+      ScopedArray<Record> records(capacity);
+      if (records.get() == nullptr) return -FS_ENOMEM;
+      if (file == FS_FILE_SLOWEST) {
+        ktl::size_t n = engine->collect_slowest(records.get(), capacity);
+        return render_into(out, 512 + n * (kTraceLineMax + kStageCount * 64),
+                           [&](ktl::StringBuilder& b) { append_slowest(b, records.get(), n); });
+      }
+      ktl::size_t n = engine->collect_records(records.get(), capacity);
+      bool json = file == FS_FILE_RECORDS;
+      return render_into(out, 64 + n * (json ? kJsonLineMax : kTraceLineMax),
+                         [&](ktl::StringBuilder& b) {
+                           for (ktl::size_t i = 0; i < n; ++i) {
+                             if (json) {
+                               append_json_line(b, records.get()[i]);
+                             } else {
+                               append_trace_line(b, records.get()[i]);
+                             }
+                           }
+                         });
+    }
+    case FS_FILE_CONTROL:
+      return render_into(out, 256, [&](ktl::StringBuilder& b) {
+        b.append(engine->enabled() ? "enabled" : "disabled");
+        b.append(" sample ").append_u64(engine->sample_every()).append_char('\n');
+        b.append("# write: enable | disable | reset | sample N\n");
+      });
+    case FS_FILE_FILTER:
+      return render_into(out, 256, [&](ktl::StringBuilder& b) {
+        append_filter(b, engine->filter());
+        b.append_char('\n');
+      });
+  }
+  return -FS_EINVAL;
+}
+
+extern "C" void fs_core_text_free(struct fs_text* text) {
+  delete[] text->data;
+  text->data = nullptr;
+  text->length = 0;
+}
+
+extern "C" int fs_core_control(const char* input, fs_size_t length, const char** why) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr) {
+    *why = "forkscope is not initialized";
+    return -FS_EINVAL;
+  }
+  ControlCommand command;
+  int err = parse_control(input, length, &command, why);
+  if (err != 0) return err;
+  switch (command.op) {
+    case ControlCommand::Op::kEnable:
+      engine->set_enabled(true);
+      break;
+    case ControlCommand::Op::kDisable:
+      engine->set_enabled(false);
+      break;
+    case ControlCommand::Op::kReset:
+      engine->request_reset();
+      break;
+    case ControlCommand::Op::kSample:
+      engine->set_sample_every(command.sample_every);
+      break;
+  }
+  return 0;
+}
+
+extern "C" int fs_core_set_filter(const char* input, fs_size_t length, const char** why) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr) {
+    *why = "forkscope is not initialized";
+    return -FS_EINVAL;
+  }
+  Filter filter;
+  int err = parse_filter(input, length, &filter, why);
+  if (err != 0) return err;
+  engine->set_filter(filter);
+  return 0;
+}
+
+extern "C" fs_s64 fs_core_consume(char* buf, fs_size_t size) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr) return -FS_EINVAL;
+  if (size < kTraceLineMax) return -FS_ENOSPC;
+  ktl::StringBuilder out(buf, size);
+  Record record;
+  // Stop while a worst-case line still fits, so no record is half-written.
+  while (size - out.length() > kTraceLineMax && engine->consume_next(&record)) {
+    append_trace_line(out, record);
+  }
   return static_cast<fs_s64>(out.length());
 }
 
-}  // namespace
-
-extern "C" fs_s64 fs_core_format_version(char* buf, fs_size_t size,
-                                         const struct fs_build_info* info) {
-  ktl::StringBuilder out(buf, size);
-  struct fs_cxxrt_stats rt;
-  fs_cxxrt_get_stats(&rt);
-  out.append("forkscope ").append(FS_VERSION).append_char('\n');
-  out.append("kernel ").append(info->kernel_release).append_char('\n');
-  out.append("built_for ").append(info->built_for).append_char('\n');
-  out.append("compiler ").append(info->compiler).append_char('\n');
-  out.append("cxx_standard ").append_u64(__cplusplus).append_char('\n');
-  out.append("cxxrt_ctors_run ").append_u64(rt.ctors_run).append_char('\n');
-  out.append("cxxrt_static_init ")
-      .append(forkscope::g_static_init_witness.ran() ? "ok" : "missing");
-  out.append_char('\n');
-  out.append("cxxrt_live_allocs ").append_u64(rt.live_allocs).append_char('\n');
-  out.append("cxxrt_live_bytes ").append_u64(rt.live_bytes).append_char('\n');
-  out.append("cxxrt_faulted ").append_u64(fs_cxxrt_faulted() ? 1 : 0).append_char('\n');
-  return finish(out);
+extern "C" int fs_core_has_unconsumed(void) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  return engine != nullptr && engine->has_unconsumed() ? 1 : 0;
 }
 
-extern "C" fs_s64 fs_core_format_counters(char* buf, fs_size_t size,
-                                          const struct fs_probe_health* probes,
-                                          unsigned int nr_probes) {
-  ktl::StringBuilder out(buf, size);
-  Core* core = g_core.load(ktl::MemoryOrder::kAcquire);
-  if (core == nullptr) return -FS_EINVAL;
-  forkscope::CounterTotals totals = core->counters.totals();
-  out.append("creations ").append_u64(totals.creations).append_char('\n');
-  out.append("clone_failures ").append_u64(totals.clone_failures).append_char('\n');
-  out.append("clone_returns ").append_u64(totals.clone_returns).append_char('\n');
-  out.append("unattributed ").append_u64(totals.unattributed).append_char('\n');
-  for (unsigned int i = 0; i < nr_probes; ++i) {
-    const fs_probe_health& probe = probes[i];
-    out.append("probe ").append(probe.symbol);
-    out.append(" registered ").append_u64(probe.registered ? 1 : 0);
-    out.append(" hits ").append_u64(probe.hits);
-    out.append(" missed ").append_u64(probe.missed).append_char('\n');
+extern "C" void fs_core_set_reader_waiting(int waiting) {
+  if (Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire)) {
+    engine->set_reader_waiting(waiting != 0);
   }
-  return finish(out);
 }

@@ -12,23 +12,21 @@
 
 struct fs_probe_health;
 
-/* symbols.c: the kernel symbols forkscope needs, resolved once at load. */
-enum fs_symbol_id {
-	FS_SYM_KERNEL_CLONE,
-	FS_SYM_COUNT,
-};
-
+/* symbols.c: every anchor's kernel symbol, resolved once at load. */
 int fs_symbols_resolve(const char *deny_list);
-unsigned long fs_symbol_address(enum fs_symbol_id id);
-const char *fs_symbol_name(enum fs_symbol_id id);
+void fs_symbols_release(void);
+unsigned long fs_symbol_address(unsigned int anchor);
+const char *fs_symbol_name(unsigned int anchor);	/* NULL if absent */
 
-/* probes.c: arming and disarming the kernel probes. */
+/* probes.c: one kretprobe per resolved anchor. */
 int fs_probes_register(int max_inflight);
 void fs_probes_unregister(void);
+/* Fills out[anchor] for every anchor; returns the count. */
 unsigned int fs_probes_health(struct fs_probe_health *out, unsigned int max);
 
 /* debugfs.c */
 int fs_debugfs_create(void);
 void fs_debugfs_remove(void);
+void fs_debugfs_wake_readers(void);
 
 #endif /* FORKSCOPE_GLUE_H */

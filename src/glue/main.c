@@ -4,6 +4,7 @@
  * symbols, arms probes and publishes debugfs; tears down in reverse.
  */
 #include <linux/kernel.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 
 #include <forkscope/core.h>
@@ -21,15 +22,31 @@ MODULE_PARM_DESC(deny_symbols,
 static int max_inflight = 512;
 module_param(max_inflight, int, 0444);
 MODULE_PARM_DESC(max_inflight,
-		 "Creations tracked in flight at once (kretprobe maxactive), 1..65536; excess are counted as missed");
+		 "Calls in flight per probed function (kretprobe maxactive), 1..65536; excess are counted as missed");
+
+static int ring_size = 1024;
+module_param(ring_size, int, 0444);
+MODULE_PARM_DESC(ring_size,
+		 "Records kept per CPU for trace, records and trace_pipe, 16..1048576");
+
+static int top_n = 16;
+module_param(top_n, int, 0444);
+MODULE_PARM_DESC(top_n, "Length of the slowest list, 1..1024");
+
+static int fs_check_range(const char *name, int value, int min, int max)
+{
+	if (value >= min && value <= max)
+		return 0;
+	pr_warn("%s=%d is out of range %d..%d\n", name, value, min, max);
+	return -EINVAL;
+}
 
 static int fs_check_params(void)
 {
-	if (max_inflight < 1 || max_inflight > FS_MAX_INFLIGHT_LIMIT) {
-		pr_warn("max_inflight=%d is out of range 1..%d\n", max_inflight,
-			FS_MAX_INFLIGHT_LIMIT);
+	if (fs_check_range("max_inflight", max_inflight, 1, FS_MAX_INFLIGHT_LIMIT) ||
+	    fs_check_range("ring_size", ring_size, 16, 1048576) ||
+	    fs_check_range("top_n", top_n, 1, 1024))
 		return -EINVAL;
-	}
 	if (strlen(deny_symbols) > 4096) {
 		pr_warn("deny_symbols is longer than 4096 characters\n");
 		return -EINVAL;
@@ -39,6 +56,7 @@ static int fs_check_params(void)
 
 static int __init fs_init(void)
 {
+	struct fs_core_config config;
 	int err;
 
 	err = fs_check_params();
@@ -48,23 +66,29 @@ static int __init fs_init(void)
 	err = fs_cxxrt_init(!IS_ENABLED(CONFIG_CONSTRUCTORS));
 	if (err)
 		return err;
-	err = fs_core_init();
+	/* Room for every probe's calls in flight, at most half full. */
+	config.inflight_slots = roundup_pow_of_two(2 * max_inflight);
+	config.ring_records = ring_size;
+	config.top_n = top_n;
+	err = fs_core_init(&config);
 	if (err)
 		goto err_cxxrt;
 	err = fs_symbols_resolve(deny_symbols);
 	if (err)
 		goto err_core;
-	err = fs_debugfs_create();
-	if (err)
-		goto err_core;
 	err = fs_probes_register(max_inflight);
 	if (err)
-		goto err_debugfs;
+		goto err_symbols;
+	err = fs_debugfs_create();
+	if (err)
+		goto err_probes;
 	pr_info("loaded (version %s)\n", FS_VERSION);
 	return 0;
 
-err_debugfs:
-	fs_debugfs_remove();
+err_probes:
+	fs_probes_unregister();
+err_symbols:
+	fs_symbols_release();
 err_core:
 	fs_core_exit();
 err_cxxrt:
@@ -76,14 +100,15 @@ static void __exit fs_exit(void)
 {
 	struct fs_cxxrt_stats rt;
 
-	fs_probes_unregister();
 	fs_debugfs_remove();
+	fs_probes_unregister();
+	fs_symbols_release();
 	fs_core_exit();
 	fs_cxxrt_exit();
 	fs_cxxrt_get_stats(&rt);
-	if (rt.live_allocs)
-		pr_warn("%llu allocations (%llu bytes) still live at unload\n",
-			rt.live_allocs, rt.live_bytes);
+	/* A leak is a bug: make it loud (make check fails on any WARNING). */
+	WARN(rt.live_allocs, KBUILD_MODNAME ": %llu allocations (%llu bytes) still live at unload\n",
+	     rt.live_allocs, rt.live_bytes);
 	pr_info("unloaded\n");
 }
 

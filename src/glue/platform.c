@@ -6,6 +6,7 @@
 #include <linux/bug.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
@@ -67,6 +68,11 @@ void fs_platform_log(enum fs_log_level level, const char *text)
 void fs_platform_warn(const char *what)
 {
 	WARN(1, KBUILD_MODNAME ": %s\n", what);
+}
+
+void fs_platform_synchronize_probes(void)
+{
+	synchronize_rcu();
 }
 
 struct fs_spinlock {

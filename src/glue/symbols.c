@@ -1,29 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The one table of kernel symbols forkscope depends on, resolved by name at
- * load. Kernel-version differences live here (alternate names, compiler
- * suffixes such as .isra.0), not in #ifs across the sources.
+ * Resolves the core's anchor table (one table of every kernel function
+ * forkscope probes, with older kernels' names) against the running kernel
+ * at load, tolerating compiler suffixes such as .isra.0.
  */
 #include <linux/kprobes.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+
+#include <forkscope/core.h>
 
 #include "glue.h"
 
-#define FS_MAX_ALTERNATES 3
-
 struct fs_symbol {
-	const char *names[FS_MAX_ALTERNATES];	/* newest kernel's name first */
-	bool required;
 	unsigned long address;
 	char resolved[64];	/* the name actually found, with suffix */
 };
 
-static struct fs_symbol fs_symbols[FS_SYM_COUNT] = {
-	[FS_SYM_KERNEL_CLONE] = {
-		.names = { "kernel_clone", "_do_fork" },
-		.required = true,
-	},
-};
+static struct fs_symbol *fs_symbols;
+static unsigned int fs_nr_symbols;
 
 /* Suffixes GCC adds to specialised copies of a static function. */
 static const char *const fs_clone_suffixes[] = {
@@ -66,13 +61,14 @@ static bool fs_name_denied(const char *deny_list, const char *name)
 static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
 				   const char *base, char *resolved, size_t size)
 {
-	static char candidate[KSYM_NAME_LEN];
+	char candidate[64];
 	unsigned long addr;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(fs_clone_suffixes); i++) {
-		snprintf(candidate, sizeof(candidate), "%s%s", base,
-			 fs_clone_suffixes[i]);
+		if (snprintf(candidate, sizeof(candidate), "%s%s", base,
+			     fs_clone_suffixes[i]) >= sizeof(candidate))
+			continue;
 		addr = lookup(candidate);
 		if (addr) {
 			strscpy(resolved, candidate, size);
@@ -83,52 +79,65 @@ static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
 }
 
 /*
- * Resolves every symbol; names in deny_list (comma-separated) are treated as
- * absent, so tests can show what happens on a kernel that lacks them.
+ * Resolves every anchor; names in deny_list (comma-separated) are treated
+ * as absent, so tests can show what happens on a kernel that lacks them.
  * Returns -ENOENT naming the first missing required symbol.
  */
 int fs_symbols_resolve(const char *deny_list)
 {
 	fs_kallsyms_lookup_fn lookup = fs_find_kallsyms_lookup();
-	int id, alt;
+	unsigned int id, alt;
 
 	if (!lookup) {
 		pr_err("cannot find kallsyms_lookup_name; refusing to load\n");
 		return -ENOENT;
 	}
-	for (id = 0; id < FS_SYM_COUNT; id++) {
+	fs_nr_symbols = fs_core_anchor_count();
+	fs_symbols = kcalloc(fs_nr_symbols, sizeof(*fs_symbols), GFP_KERNEL);
+	if (!fs_symbols)
+		return -ENOMEM;
+	for (id = 0; id < fs_nr_symbols; id++) {
 		struct fs_symbol *sym = &fs_symbols[id];
+		struct fs_anchor_desc desc;
 
-		sym->address = 0;
-		sym->resolved[0] = '\0';
-		for (alt = 0; alt < FS_MAX_ALTERNATES && sym->names[alt]; alt++) {
-			if (fs_name_denied(deny_list, sym->names[alt]))
+		fs_core_anchor_describe(id, &desc);
+		for (alt = 0; alt < FS_ANCHOR_NAMES && desc.names[alt]; alt++) {
+			if (fs_name_denied(deny_list, desc.names[alt]))
 				continue;
-			sym->address = fs_lookup_one(lookup, sym->names[alt],
+			sym->address = fs_lookup_one(lookup, desc.names[alt],
 						     sym->resolved,
 						     sizeof(sym->resolved));
 			if (sym->address)
 				break;
 		}
-		if (!sym->address && sym->required) {
+		if (!sym->address && desc.required) {
 			pr_err("required kernel symbol %s not found; refusing to load\n",
-			       sym->names[0]);
+			       desc.names[0]);
+			kfree(fs_symbols);
+			fs_symbols = NULL;
 			return -ENOENT;
 		}
 		if (!sym->address)
-			pr_notice("optional kernel symbol %s not found\n",
-				  sym->names[0]);
+			pr_notice("kernel symbol %s not found: its stage merges into its neighbour (see stages)\n",
+				  desc.names[0]);
 	}
 	return 0;
 }
 
-unsigned long fs_symbol_address(enum fs_symbol_id id)
+void fs_symbols_release(void)
 {
-	return fs_symbols[id].address;
+	kfree(fs_symbols);
+	fs_symbols = NULL;
 }
 
-const char *fs_symbol_name(enum fs_symbol_id id)
+unsigned long fs_symbol_address(unsigned int anchor)
 {
-	return fs_symbols[id].resolved[0] ? fs_symbols[id].resolved :
-					    fs_symbols[id].names[0];
+	return anchor < fs_nr_symbols ? fs_symbols[anchor].address : 0;
+}
+
+const char *fs_symbol_name(unsigned int anchor)
+{
+	if (anchor >= fs_nr_symbols || !fs_symbols[anchor].address)
+		return NULL;
+	return fs_symbols[anchor].resolved;
 }

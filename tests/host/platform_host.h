@@ -18,6 +18,12 @@ void fail_allocations(int after, int count);
 // fs_platform_now_ns() returns this value instead of the real clock (0 = real).
 void set_fake_time_ns(unsigned long long ns);
 
+// How often the core waited for probe handlers / woke trace_pipe readers.
+int synchronize_calls();
+int reader_notifications();
+void note_synchronize();
+void note_reader_notified();
+
 std::vector<std::string> take_log_lines();
 std::vector<std::string> take_warnings();
 long live_platform_blocks();

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+// The stage engine's hot path (probe handlers) and its read side.
+#include "engine.h"
+
+#include <ktl/alloc_checker.h>
+#include <ktl/utility.h>
+
+#include "probe_context.h"
+
+namespace forkscope {
+
+// One creation in progress, owned by the task that runs it.
+struct InflightSlot {
+  ktl::Atomic<ktl::uintptr_t> owner;  // task pointer; 0 = free
+  Record record;
+};
+
+struct Engine::InflightTable {
+  static constexpr ktl::u32 kWindow = 16;  // bounded probe sequence
+  InflightSlot* slots = nullptr;
+  ktl::u32 mask = 0;
+
+  ktl::u32 home(ktl::uintptr_t task) const {
+    return static_cast<ktl::u32>(((task >> 6) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+  }
+  InflightSlot* find(ktl::uintptr_t task) {
+    ktl::u32 at = home(task);
+    for (ktl::u32 i = 0; i < kWindow; ++i) {
+      InflightSlot* slot = &slots[(at + i) & mask];
+      if (slot->owner.load(ktl::MemoryOrder::kRelaxed) == task) return slot;
+    }
+    return nullptr;
+  }
+  InflightSlot* claim(ktl::uintptr_t task) {
+    ktl::u32 at = home(task);
+    for (ktl::u32 i = 0; i < kWindow; ++i) {
+      InflightSlot* slot = &slots[(at + i) & mask];
+      ktl::uintptr_t expected = 0;
+      if (slot->owner.compare_exchange(expected, task, ktl::MemoryOrder::kAcquire)) return slot;
+    }
+    return nullptr;
+  }
+  static void release(InflightSlot* slot) { slot->owner.store(0, ktl::MemoryOrder::kRelease); }
+};
+
+struct alignas(ktl::kCacheLine) Engine::CpuState {
+  ktl::u64 generation = 0;  // reset generation this CPU's data belongs to
+  ktl::OwnedCounter creations;
+  ktl::OwnedCounter copy_process_failures;
+  ktl::OwnedCounter clone_failures;
+  ktl::OwnedCounter by_decision[kDecisionCount];
+  ktl::OwnedCounter failures_by_decision[kDecisionCount];
+  ktl::OwnedCounter records;
+  ktl::OwnedCounter repeated_boundaries;
+  ktl::OwnedCounter dropped_boundaries;
+  ktl::OwnedCounter stale_slots;
+  ktl::OwnedCounter anchor_tracked[kAnchorCount];
+  ktl::OwnedCounter anchor_other[kAnchorCount];
+  ktl::u32 sample_tick = 0;
+  RecordRing ring;
+  Histogram* histograms = nullptr;  // [kStatRows][kKindCount]
+  RecordSlot* slowest = nullptr;    // top_n entries
+  ktl::u64* slowest_key = nullptr;  // owner's copy of each entry's slowness
+  ktl::u32 slowest_used = 0;
+  ktl::u64 slowest_writes = 0;
+
+  ~CpuState() {
+    delete[] histograms;
+    delete[] slowest;
+    delete[] slowest_key;
+  }
+
+  Histogram& histogram(ktl::size_t row, Kind kind) {
+    return histograms[row * kKindCount + static_cast<ktl::size_t>(kind)];
+  }
+
+  void reset_data(ktl::u32 top_n) {
+    creations.reset();
+    copy_process_failures.reset();
+    clone_failures.reset();
+    for (auto& c : by_decision) c.reset();
+    for (auto& c : failures_by_decision) c.reset();
+    records.reset();
+    repeated_boundaries.reset();
+    dropped_boundaries.reset();
+    stale_slots.reset();
+    for (auto& c : anchor_tracked) c.reset();
+    for (auto& c : anchor_other) c.reset();
+    ring.reset();
+    for (ktl::size_t i = 0; i < kStatRows * kKindCount; ++i) histograms[i].reset();
+    for (ktl::u32 i = 0; i < top_n; ++i) slowest[i].clear();
+    slowest_used = 0;
+  }
+};
+
+namespace {
+// A trace_pipe cursor that must restart at its ring's oldest record without
+// counting anything as lost (after a reset).
+constexpr ktl::u64 kResync = ktl::kU64Max;
+}  // namespace
+
+const char* decision_name(Decision decision) {
+  switch (decision) {
+    case Decision::kTracked:
+      return "recorded";
+    case Decision::kFiltered:
+      return "filtered";
+    case Decision::kSampledOut:
+      return "sampled_out";
+    case Decision::kDisabled:
+      return "disabled";
+    case Decision::kUntracked:
+      return "untracked";
+    case Decision::kCount:
+      break;
+  }
+  return "?";
+}
+
+Engine::~Engine() {
+  delete cpus_;
+  if (inflight_ != nullptr) delete[] inflight_->slots;
+  delete inflight_;
+  delete[] consumer_next_;
+}
+
+int Engine::init(const EngineConfig& config) {
+  if (config.nr_cpus == 0 || config.inflight_slots == 0 ||
+      (config.inflight_slots & (config.inflight_slots - 1)) != 0 || config.ring_records == 0 ||
+      config.top_n == 0) {
+    return -FS_EINVAL;
+  }
+  config_ = config;
+  ktl::AllocChecker ac_cpus;
+  cpus_ = new (ac_cpus) PerCpu<CpuState>;
+  if (!ac_cpus.check()) return -FS_ENOMEM;
+  int err = cpus_->init(config.nr_cpus);
+  if (err != 0) return err;
+  for (ktl::u32 cpu = 0; cpu < config.nr_cpus; ++cpu) {
+    CpuState& state = cpus_->at(cpu);
+    state.generation = reset_generation_.load();
+    err = state.ring.init(config.ring_records);
+    if (err != 0) return err;
+    ktl::AllocChecker ac_hist;
+    state.histograms = new (ac_hist) Histogram[kStatRows * kKindCount];
+    if (!ac_hist.check()) return -FS_ENOMEM;
+    ktl::AllocChecker ac_slowest;
+    state.slowest = new (ac_slowest) RecordSlot[config.top_n];
+    if (!ac_slowest.check()) return -FS_ENOMEM;
+    ktl::AllocChecker ac_keys;
+    state.slowest_key = new (ac_keys) ktl::u64[config.top_n]();
+    if (!ac_keys.check()) return -FS_ENOMEM;
+  }
+  ktl::AllocChecker ac_table;
+  inflight_ = new (ac_table) InflightTable;
+  if (!ac_table.check()) return -FS_ENOMEM;
+  ktl::AllocChecker ac_slots;
+  inflight_->slots = new (ac_slots) InflightSlot[config.inflight_slots];
+  if (!ac_slots.check()) return -FS_ENOMEM;
+  inflight_->mask = config.inflight_slots - 1;
+  ktl::AllocChecker ac_cursor;
+  consumer_next_ = new (ac_cursor) ktl::u64[config.nr_cpus]();
+  if (!ac_cursor.check()) return -FS_ENOMEM;
+  consumer_generation_ = reset_generation_.load();
+  return 0;
+}
+
+bool Engine::cpu_is_current(const CpuState& cpu) const {
+  return __atomic_load_n(&cpu.generation, __ATOMIC_ACQUIRE) ==
+         reset_generation_.load(ktl::MemoryOrder::kAcquire);
+}
+
+// The calling CPU's state, reset lazily by its owner after a reset request
+// so no handler ever races with a reset.
+FS_PROBE_CONTEXT Engine::CpuState* Engine::cpu_state() {
+  CpuState* cpu = cpus_->this_cpu();
+  if (cpu == nullptr) {
+    unattributed_.fetch_add(1, ktl::MemoryOrder::kRelaxed);
+    return nullptr;
+  }
+  ktl::u64 generation = reset_generation_.load(ktl::MemoryOrder::kAcquire);
+  if (cpu->generation != generation) {
+    cpu->reset_data(config_.top_n);
+    __atomic_store_n(&cpu->generation, generation, __ATOMIC_RELEASE);
+  }
+  return cpu;
+}
+
+FS_PROBE_CONTEXT Decision Engine::decide(const CreationArgs& args, Kind kind, CpuState* cpu) {
+  if (!enabled_.load(ktl::MemoryOrder::kRelaxed)) return Decision::kDisabled;
+  const Filter& filter = filters_[active_filter_.load(ktl::MemoryOrder::kAcquire) & 1];
+  if (filter.active && !filter.matches(args.pid, args.tgid, args.comm, kind)) {
+    return Decision::kFiltered;
+  }
+  ktl::u32 every = sample_every_.load(ktl::MemoryOrder::kRelaxed);
+  if (every > 1) {
+    ktl::u32 tick = cpu->sample_tick++;
+    if (tick % every != 0) return Decision::kSampledOut;
+  }
+  return Decision::kTracked;
+}
+
+FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* data,
+                                   const CreationArgs& args, ktl::u64 now, CpuState* cpu) {
+  Kind kind = classify(args.request);
+  data->began_here = true;
+  data->slot = nullptr;
+  data->decision = decide(args, kind, cpu);
+  auto key = reinterpret_cast<ktl::uintptr_t>(task);
+  if (data->decision == Decision::kTracked) {
+    InflightSlot* slot = inflight_->find(key);
+    if (slot != nullptr) {
+      cpu->stale_slots.add(1);  // a creation that never finished: reuse its slot
+    } else {
+      slot = inflight_->claim(key);
+    }
+    if (slot == nullptr) {
+      data->decision = Decision::kUntracked;
+    } else {
+      Record& record = slot->record;
+      record.present = 0;
+      record.request = args.request;
+      record.kind = kind;
+      record.parent_pid = args.pid;
+      record.parent_tgid = args.tgid;
+      ktl::copy_bytes(record.comm, args.comm, kCommLength);
+      record.comm[kCommLength - 1] = '\0';
+      record.ret = 0;
+      record.child_pid = 0;
+      record.cpu_start = static_cast<ktl::u16>(fs_platform_cpu());
+      record.repeated_boundaries = 0;
+      data->slot = slot;
+      mark(slot, entry_boundary(anchor), now, cpu);
+    }
+  }
+  // kernel_clone's return is only needed to finish a tracked record or to
+  // count the outcome; both need it, so keep the return probe.
+  return 0;
+}
+
+FS_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now,
+                                   CpuState* cpu) {
+  Record& record = slot->record;
+  ktl::u64 bit = ktl::u64{1} << boundary;
+  if (record.present & bit) {
+    ++record.repeated_boundaries;
+    cpu->repeated_boundaries.add(1);
+    return;
+  }
+  record.present |= bit;
+  record.boundary_ns[boundary] = now;
+}
+
+FS_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData* data,
+                                      const CreationArgs* args, ktl::u64 now) {
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return 1;
+  auto index = static_cast<ktl::size_t>(anchor);
+  const AnchorRole role = anchor_info(anchor).role;
+  if (role == AnchorRole::kCreationStart) {
+    cpu->anchor_tracked[index].add(1);
+    return begin(anchor, task, data, *args, now, cpu);
+  }
+  InflightSlot* slot = inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
+  data->slot = slot;
+  data->began_here = false;
+  data->decision = slot != nullptr ? Decision::kTracked : Decision::kUntracked;
+  if (role == AnchorRole::kCopyProcess && slot == nullptr && args != nullptr &&
+      args->request.io_thread) {
+    // create_io_thread calls copy_process without kernel_clone.
+    cpu->anchor_tracked[index].add(1);
+    return begin(anchor, task, data, *args, now, cpu);
+  }
+  if (slot == nullptr) {
+    cpu->anchor_other[index].add(1);
+    // copy_process's return counts every creation, tracked or not.
+    return role == AnchorRole::kCopyProcess ? 0 : 1;
+  }
+  cpu->anchor_tracked[index].add(1);
+  mark(slot, entry_boundary(anchor), now, cpu);
+  return 0;
+}
+
+FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState* cpu) {
+  auto index = static_cast<ktl::size_t>(decision);
+  if (ok) {
+    cpu->by_decision[index].add(1);
+  } else {
+    cpu->clone_failures.add(1);
+    cpu->failures_by_decision[index].add(1);
+  }
+}
+
+FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64 retval,
+                                        ktl::s32 child_pid, ktl::u64 now) {
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return;
+  const AnchorRole role = anchor_info(anchor).role;
+  InflightSlot* slot = data->slot;
+  if (role == AnchorRole::kCopyProcess) {
+    if (retval == 0) {
+      cpu->creations.add(1);
+    } else {
+      cpu->copy_process_failures.add(1);
+    }
+    if (slot != nullptr) {
+      mark(slot, return_boundary(anchor), now, cpu);
+      slot->record.child_pid = child_pid;
+    }
+    if (!data->began_here) return;
+    // An io worker: its creation ends with copy_process.
+    ktl::s64 ret = retval == 0 ? child_pid : retval;
+    count_outcome(data->decision, retval == 0, cpu);
+    if (slot != nullptr) finish(slot, ret, cpu);
+    return;
+  }
+  if (role == AnchorRole::kCreationStart) {
+    count_outcome(data->decision, retval > 0, cpu);
+    if (slot != nullptr) {
+      mark(slot, return_boundary(anchor), now, cpu);
+      finish(slot, retval, cpu);
+    }
+    return;
+  }
+  if (slot != nullptr) mark(slot, return_boundary(anchor), now, cpu);
+}
+
+ktl::u64 Engine::slowness(const Record& record) {
+  Partition partition;
+  compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+  return partition.total_ns - partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
+}
+
+FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState* cpu) {
+  Record& record = slot->record;
+  record.ret = ret;
+  record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  Partition partition;
+  compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+  if (partition.dropped_boundaries != 0) cpu->dropped_boundaries.add(partition.dropped_boundaries);
+  if (ret > 0) {
+    // Statistics describe successful creations; failures are in the records.
+    for (ktl::size_t stage = 0; stage < kStageCount; ++stage) {
+      if (partition.ran_mask & (ktl::u64{1} << stage)) {
+        cpu->histogram(stage, record.kind).add(partition.stage_ns[stage]);
+      }
+    }
+    if (partition.copy_process_ns != 0) {
+      cpu->histogram(kRowCopyProcess, record.kind).add(partition.copy_process_ns);
+    }
+    cpu->histogram(kRowTotal, record.kind).add(partition.total_ns);
+    ktl::u64 key = partition.total_ns -
+                   partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
+    ktl::u32 victim = cpu->slowest_used;
+    if (cpu->slowest_used == config_.top_n) {
+      victim = 0;
+      for (ktl::u32 i = 1; i < config_.top_n; ++i) {
+        if (cpu->slowest_key[i] < cpu->slowest_key[victim]) victim = i;
+      }
+      if (cpu->slowest_key[victim] >= key) victim = config_.top_n;
+    } else {
+      ++cpu->slowest_used;
+    }
+    if (victim < config_.top_n) {
+      cpu->slowest_key[victim] = key;
+      cpu->slowest[victim].write(record, ++cpu->slowest_writes);
+    }
+  }
+  cpu->ring.push(record);
+  cpu->records.add(1);
+  InflightTable::release(slot);
+  if (reader_waiting_.load(ktl::MemoryOrder::kRelaxed)) fs_platform_notify_readers();
+}
+
+void Engine::request_reset() { reset_generation_.fetch_add(1); }
+
+void Engine::set_filter(const Filter& filter) {
+  ktl::u32 active = active_filter_.load();
+  filters_[(active + 1) & 1] = filter;
+  active_filter_.store(active + 1, ktl::MemoryOrder::kRelease);
+  // No handler may still read the old copy when the next write reuses it.
+  fs_platform_synchronize_probes();
+}
+
+Filter Engine::filter() const { return filters_[active_filter_.load() & 1]; }
+
+EngineCounters Engine::counters() const {
+  EngineCounters sum;
+  for (ktl::u32 i = 0; i < cpus_->size(); ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;  // reset requested, not yet applied: zero
+    sum.creations += cpu.creations.read();
+    sum.copy_process_failures += cpu.copy_process_failures.read();
+    sum.clone_failures += cpu.clone_failures.read();
+    for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
+      sum.by_decision[d] += cpu.by_decision[d].read();
+      sum.failures_by_decision[d] += cpu.failures_by_decision[d].read();
+    }
+    sum.records += cpu.records.read();
+    sum.repeated_boundaries += cpu.repeated_boundaries.read();
+    sum.dropped_boundaries += cpu.dropped_boundaries.read();
+    sum.stale_slots += cpu.stale_slots.read();
+    for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+      sum.anchor_tracked[a] += cpu.anchor_tracked[a].read();
+      sum.anchor_other[a] += cpu.anchor_other[a].read();
+    }
+    // Records the consumer has not reached and that are already gone.
+    ktl::u64 oldest = cpu.ring.oldest();
+    if (consumer_generation_ == reset_generation_.load() && consumer_next_[i] != kResync &&
+        consumer_next_[i] < oldest) {
+      sum.ring_overwritten += oldest - consumer_next_[i];
+    }
+  }
+  sum.ring_overwritten += consumer_lost_;
+  sum.consumed = consumed_;
+  sum.unattributed = unattributed_.load();
+  return sum;
+}
+
+namespace {
+
+void sort_by(Record* records, ktl::size_t n, bool (*before)(const Record&, const Record&)) {
+  // Insertion sort on a nearly sorted merge of per-CPU runs; n is bounded
+  // by the ring sizes and this runs in process context.
+  for (ktl::size_t i = 1; i < n; ++i) {
+    Record moving = records[i];
+    ktl::size_t j = i;
+    while (j > 0 && before(moving, records[j - 1])) {
+      records[j] = records[j - 1];
+      --j;
+    }
+    records[j] = moving;
+  }
+}
+
+}  // namespace
+
+ktl::size_t Engine::collect_records(Record* out, ktl::size_t max) const {
+  ktl::size_t n = 0;
+  for (ktl::u32 i = 0; i < cpus_->size() && n < max; ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    ktl::u64 end = cpu.ring.written();
+    for (ktl::u64 index = cpu.ring.oldest(); index < end && n < max; ++index) {
+      if (cpu.ring.read(index, &out[n])) ++n;
+    }
+  }
+  sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });
+  return n;
+}
+
+ktl::size_t Engine::collect_slowest(Record* out, ktl::size_t max) const {
+  ktl::size_t n = 0;
+  for (ktl::u32 i = 0; i < cpus_->size() && n < max; ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    for (ktl::u32 k = 0; k < config_.top_n && n < max; ++k) {
+      ktl::u64 index = cpu.slowest[k].stored_index();
+      if (index == ktl::kU64Max) continue;
+      if (cpu.slowest[k].read(index, &out[n])) ++n;
+    }
+  }
+  sort_by(out, n, [](const Record& a, const Record& b) { return slowness(a) > slowness(b); });
+  return n < config_.top_n ? n : config_.top_n;
+}
+
+void Engine::collect_stats(StatsSnapshot* out) const {
+  *out = StatsSnapshot{};
+  for (ktl::u32 i = 0; i < cpus_->size(); ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    for (ktl::size_t row = 0; row < kStatRows; ++row) {
+      for (ktl::size_t kind = 0; kind < kKindCount; ++kind) {
+        cpu.histograms[row * kKindCount + kind].merge_into(out->rows[row][kind]);
+      }
+    }
+  }
+}
+
+bool Engine::consume_next(Record* out) {
+  ktl::u64 generation = reset_generation_.load();
+  if (consumer_generation_ != generation) {
+    for (ktl::u32 i = 0; i < cpus_->size(); ++i) consumer_next_[i] = kResync;
+    consumer_generation_ = generation;
+  }
+  int best = -1;
+  for (ktl::u32 i = 0; i < cpus_->size(); ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    ktl::u64 oldest = cpu.ring.oldest();
+    if (consumer_next_[i] == kResync) consumer_next_[i] = oldest;
+    if (consumer_next_[i] < oldest) {
+      consumer_lost_ += oldest - consumer_next_[i];
+      consumer_next_[i] = oldest;
+    }
+    // Each ring is in completion order; the oldest head among them is next.
+    while (consumer_next_[i] < cpu.ring.written()) {
+      Record* candidate = best < 0 ? out : &scratch_;
+      if (!cpu.ring.read(consumer_next_[i], candidate)) {
+        ++consumer_lost_;  // overwritten while being read
+        ++consumer_next_[i];
+        continue;
+      }
+      if (best < 0 || candidate->seq < out->seq) {
+        if (candidate != out) *out = *candidate;
+        best = static_cast<int>(i);
+      }
+      break;
+    }
+  }
+  if (best < 0) return false;
+  ++consumer_next_[best];
+  ++consumed_;
+  return true;
+}
+
+bool Engine::has_unconsumed() const {
+  for (ktl::u32 i = 0; i < cpus_->size(); ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    ktl::u64 next = consumer_next_[i] == kResync ? cpu.ring.oldest() : consumer_next_[i];
+    if (next < cpu.ring.written()) return true;
+  }
+  return false;
+}
+
+}  // namespace forkscope

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+// Renders records, statistics and the stage map as text and JSON Lines.
+#include "format.h"
+
+#include <ktl/utility.h>
+
+#include "histogram.h"
+
+namespace forkscope {
+namespace {
+
+constexpr Stage kOuterStages[] = {Stage::kClonePrologue, Stage::kClonePublish,
+                                  Stage::kWakeUpNewTask, Stage::kVforkWait, Stage::kCloneReturn};
+
+const char* origin_name(Origin origin) {
+  switch (origin) {
+    case Origin::kSysFork:
+      return "fork";
+    case Origin::kSysVfork:
+      return "vfork";
+    case Origin::kSysClone:
+      return "clone";
+    case Origin::kSysClone3:
+      return "clone3";
+    case Origin::kKernel:
+      return "kernel";
+    case Origin::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+ktl::u64 stage_ns(const Partition& partition, Stage stage) {
+  return partition.stage_ns[static_cast<ktl::size_t>(stage)];
+}
+
+bool stage_ran(const Partition& partition, Stage stage) {
+  return (partition.ran_mask & (ktl::u64{1} << static_cast<int>(stage))) != 0;
+}
+
+void append_result(ktl::StringBuilder& out, const Record& record) {
+  if (record.ret > 0) {
+    out.append_s64(record.ret);
+  } else {
+    out.append_char('-');
+    append_errno_name(out, -record.ret);
+  }
+}
+
+void append_task(ktl::StringBuilder& out, const Record& record) {
+  out.append(record.comm).append_char('[').append_s64(record.parent_pid).append_char('/');
+  out.append_s64(record.parent_tgid).append_char(']');
+}
+
+}  // namespace
+
+void append_errno_name(ktl::StringBuilder& out, ktl::s64 error) {
+  struct Name {
+    ktl::s64 value;
+    const char* name;
+  };
+  static constexpr Name kNames[] = {
+      {1, "EPERM"},   {2, "ENOENT"},  {4, "EINTR"},   {11, "EAGAIN"}, {12, "ENOMEM"},
+      {13, "EACCES"}, {14, "EFAULT"}, {16, "EBUSY"},  {17, "EEXIST"}, {22, "EINVAL"},
+      {24, "EMFILE"}, {28, "ENOSPC"}, {87, "EUSERS"}, {513, "ERESTARTNOINTR"},
+  };
+  for (const Name& name : kNames) {
+    if (name.value == error) {
+      out.append(name.name);
+      return;
+    }
+  }
+  out.append_s64(error);
+}
+
+void append_trace_line(ktl::StringBuilder& out, const Record& record) {
+  Partition partition;
+  compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+  out.append_char('#').append_u64(record.seq).append_char(' ').append(kind_name(record.kind));
+  out.append_char(' ');
+  append_task(out, record);
+  out.append(" -> ");
+  append_result(out, record);
+  out.append(" cpu").append_u64(record.cpu_start).append("->").append_u64(record.cpu_end);
+  out.append(" flags=");
+  append_clone_flags(out, record.request.flags, record.request.exit_signal);
+  out.append(" total=");
+  append_duration(out, partition.total_ns);
+  if (partition.copy_process_ns != 0) {
+    out.append(" copy_process=");
+    append_duration(out, partition.copy_process_ns);
+  }
+  for (Stage stage : kOuterStages) {
+    if (!stage_ran(partition, stage) || stage == Stage::kClonePrologue ||
+        stage == Stage::kCloneReturn) {
+      continue;
+    }
+    out.append_char(' ').append(stage_info(stage).name).append_char('=');
+    append_duration(out, stage_ns(partition, stage));
+  }
+  out.append(" |");
+  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) {
+    auto stage = static_cast<Stage>(s);
+    if (!stage_ran(partition, stage)) continue;
+    out.append_char(' ').append(stage_info(stage).name).append_char('=');
+    append_duration(out, stage_ns(partition, stage));
+  }
+  out.append_char('\n');
+}
+
+void append_json_line(ktl::StringBuilder& out, const Record& record) {
+  Partition partition;
+  compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+  out.append("{\"seq\":").append_u64(record.seq);
+  out.append(",\"event\":\"fork\",\"kind\":\"").append(kind_name(record.kind));
+  out.append("\",\"origin\":\"").append(origin_name(record.request.origin));
+  out.append("\",\"flags\":\"");
+  append_clone_flags(out, record.request.flags, record.request.exit_signal);
+  out.append("\",\"flags_raw\":").append_u64(record.request.flags);
+  out.append(",\"exit_signal\":").append_u64(record.request.exit_signal);
+  out.append(",\"parent_pid\":").append_s64(record.parent_pid);
+  out.append(",\"parent_tgid\":").append_s64(record.parent_tgid);
+  out.append(",\"comm\":\"").append_json_escaped(record.comm);
+  out.append("\",\"child_pid\":").append_s64(record.ret > 0 ? record.child_pid : 0);
+  out.append(",\"ret\":").append_s64(record.ret);
+  out.append(",\"errno\":");
+  if (record.ret < 0) {
+    out.append_char('"');
+    append_errno_name(out, -record.ret);
+    out.append_char('"');
+  } else {
+    out.append("null");
+  }
+  out.append(",\"cpu_start\":").append_u64(record.cpu_start);
+  out.append(",\"cpu_end\":").append_u64(record.cpu_end);
+  out.append(",\"start_ns\":");
+  ktl::u64 start = 0;
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    if (record.present & (ktl::u64{1} << b)) {
+      start = record.boundary_ns[b];
+      break;
+    }
+  }
+  out.append_u64(start);
+  out.append(",\"stages\":{");
+  bool first = true;
+  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) {
+    auto stage = static_cast<Stage>(s);
+    if (!stage_ran(partition, stage)) continue;
+    if (!first) out.append_char(',');
+    first = false;
+    out.append_char('"').append(stage_info(stage).name).append("\":");
+    out.append_u64(stage_ns(partition, stage));
+  }
+  out.append("},\"copy_process_ns\":").append_u64(partition.copy_process_ns);
+  out.append(",\"clone_prologue_ns\":").append_u64(stage_ns(partition, Stage::kClonePrologue));
+  out.append(",\"clone_publish_ns\":").append_u64(stage_ns(partition, Stage::kClonePublish));
+  out.append(",\"wake_ns\":").append_u64(stage_ns(partition, Stage::kWakeUpNewTask));
+  out.append(",\"vfork_wait_ns\":").append_u64(stage_ns(partition, Stage::kVforkWait));
+  out.append(",\"clone_return_ns\":").append_u64(stage_ns(partition, Stage::kCloneReturn));
+  out.append(",\"total_ns\":").append_u64(partition.total_ns);
+  out.append(",\"anomalies\":").append_u64(record.repeated_boundaries + partition.dropped_boundaries);
+  out.append("}\n");
+}
+
+namespace {
+
+const char* row_name(ktl::size_t row) {
+  if (row == kRowCopyProcess) return "copy_process (all stages)";
+  if (row == kRowTotal) return "total (kernel_clone)";
+  return stage_info(static_cast<Stage>(row)).name;
+}
+
+// Rows in display order: copy_process stages, the copy_process total, then
+// kernel_clone's outer stages and the total.
+void for_each_row(void (*fn)(ktl::size_t row, void* ctx), void* ctx) {
+  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) fn(s, ctx);
+  fn(kRowCopyProcess, ctx);
+  for (Stage stage : kOuterStages) fn(static_cast<ktl::size_t>(stage), ctx);
+  fn(kRowTotal, ctx);
+}
+
+void merge_kinds(const StatsSnapshot& stats, ktl::size_t row, HistogramSnapshot* out) {
+  *out = HistogramSnapshot{};
+  for (ktl::size_t kind = 0; kind < kKindCount; ++kind) {
+    const HistogramSnapshot& h = stats.rows[row][kind];
+    for (ktl::size_t b = 0; b < Histogram::kBuckets; ++b) out->counts[b] += h.counts[b];
+    out->count += h.count;
+    out->sum += h.sum;
+    out->min = ktl::min(out->min, h.min);
+    out->max = ktl::max(out->max, h.max);
+  }
+}
+
+struct StatsTableContext {
+  ktl::StringBuilder* out;
+  const StatsSnapshot* stats;
+  int kind;  // -1: all kinds
+  HistogramSnapshot* scratch;
+};
+
+void append_stats_row(ktl::size_t row, void* raw) {
+  auto* ctx = static_cast<StatsTableContext*>(raw);
+  const HistogramSnapshot* h;
+  if (ctx->kind < 0) {
+    merge_kinds(*ctx->stats, row, ctx->scratch);
+    h = ctx->scratch;
+  } else {
+    h = &ctx->stats->rows[row][ctx->kind];
+  }
+  if (h->count == 0) return;
+  ktl::StringBuilder& out = *ctx->out;
+  out.append_padded(row_name(row), 27);
+  out.append_u64_padded(h->count, 9);
+  out.append_u64_padded(h->min, 12);
+  out.append_u64_padded(h->mean(), 12);
+  out.append_u64_padded(h->percentile(500), 12);
+  out.append_u64_padded(h->percentile(900), 12);
+  out.append_u64_padded(h->percentile(990), 12);
+  out.append_u64_padded(h->max, 12);
+  out.append_char('\n');
+}
+
+void append_stats_table(ktl::StringBuilder& out, const StatsSnapshot& stats, int kind,
+                        HistogramSnapshot* scratch) {
+  out.append_padded("stage", 27);
+  out.append("    count      min_ns     mean_ns      p50_ns      p90_ns      p99_ns      max_ns\n");
+  StatsTableContext ctx{&out, &stats, kind, scratch};
+  for_each_row(append_stats_row, &ctx);
+}
+
+}  // namespace
+
+void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, HistogramSnapshot* scratch) {
+  out.append("# forkscope stats: successful creations since reset, per stage, in ns.\n");
+  out.append("# Percentiles are log-linear bucket midpoints (within 3.2%). Times under QEMU TCG\n");
+  out.append("# are not real-hardware times: compare configurations, not absolute values.\n");
+  merge_kinds(stats, kRowTotal, scratch);
+  out.append("\n== all kinds: ").append_u64(scratch->count).append(" creations\n");
+  append_stats_table(out, stats, -1, scratch);
+  for (ktl::size_t kind = 0; kind < kKindCount; ++kind) {
+    ktl::u64 count = stats.rows[kRowTotal][kind].count;
+    if (count == 0) continue;
+    out.append("\n== kind ").append(kind_name(static_cast<Kind>(kind))).append(": ");
+    out.append_u64(count).append(" creations\n");
+    append_stats_table(out, stats, static_cast<int>(kind), scratch);
+  }
+}
+
+namespace {
+
+struct HistContext {
+  ktl::StringBuilder* out;
+  const StatsSnapshot* stats;
+  HistogramSnapshot* scratch;
+};
+
+void append_hist_row(ktl::size_t row, void* raw) {
+  auto* ctx = static_cast<HistContext*>(raw);
+  merge_kinds(*ctx->stats, row, ctx->scratch);
+  if (ctx->scratch->count == 0) return;
+  ctx->out->append("@").append(row_name(row)).append(" (ns, ");
+  ctx->out->append_u64(ctx->scratch->count).append(" creations, all kinds):\n");
+  render_histogram(*ctx->out, *ctx->scratch);
+  ctx->out->append_char('\n');
+}
+
+}  // namespace
+
+void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
+                       HistogramSnapshot* scratch) {
+  out.append("# forkscope per-stage latency histograms (ns) since reset; successful creations.\n");
+  out.append("# QEMU TCG times are not real-hardware times.\n\n");
+  HistContext ctx{&out, &stats, scratch};
+  for_each_row(append_hist_row, &ctx);
+}
+
+void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count) {
+  out.append("# forkscope: the ").append_u64(count);
+  out.append(" slowest creations since reset (by total time without the vfork wait)\n");
+  for (ktl::size_t i = 0; i < count; ++i) {
+    const Record& record = records[i];
+    Partition partition;
+    compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+    out.append("\n");
+    append_trace_line(out, record);
+    for (ktl::size_t s = 0; s < kStageCount; ++s) {
+      auto stage = static_cast<Stage>(s);
+      if (!stage_ran(partition, stage)) continue;
+      ktl::u64 ns = stage_ns(partition, stage);
+      out.append("  ").append_padded(stage_info(stage).name, 24);
+      out.append_u64_padded(ns, 14).append(" ns ");
+      ktl::u64 permille = partition.total_ns == 0 ? 0 : ns * 1000 / partition.total_ns;
+      out.append_u64_padded(permille / 10, 4).append_char('.').append_u64(permille % 10);
+      out.append("%\n");
+    }
+  }
+}
+
+namespace {
+
+const char* type_name(StageType type) {
+  switch (type) {
+    case StageType::kDirect:
+      return "direct";
+    case StageType::kGap:
+      return "gap";
+    case StageType::kOuter:
+      return "outer";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
+                      const fs_probe_health* probes, ktl::size_t nr_probes,
+                      ktl::u64 available_anchors) {
+  out.append("# forkscope stage map: copy_process's stages (they sum exactly to copy_process),\n");
+  out.append("# then kernel_clone's steps around it. A gap stage is code the compiler inlined\n");
+  out.append("# between two anchors; when an anchor is missing, its stage merges into the one\n");
+  out.append("# before it. When an anchor does not fire (e.g. dup_fd with CLONE_FILES), the\n");
+  out.append("# gap before it runs on to the next anchor that fires.\n\n");
+  out.append_padded("stage", 24).append_padded("type", 8).append_padded("status", 28);
+  out.append("contains\n");
+  for (ktl::size_t s = 0; s < kStageCount; ++s) {
+    auto stage = static_cast<Stage>(s);
+    const StageInfo& info = stage_info(stage);
+    out.append_padded(info.name, 24).append_padded(type_name(info.type), 8);
+    Stage into = merged_into(stage, available_anchors);
+    char status[64];
+    ktl::StringBuilder status_text(status, sizeof(status));
+    if (into == stage) {
+      status_text.append("measured");
+    } else {
+      status_text.append("merged into ").append(stage_info(into).name);
+    }
+    out.append_padded(status, 28).append(info.contains).append_char('\n');
+  }
+  out.append("\n");
+  out.append_padded("anchor", 24).append_padded("symbol", 26).append_padded("registered", 11);
+  out.append("      tracked        other       missed  what\n");
+  for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+    const AnchorInfo& info = anchor_info(static_cast<Anchor>(a));
+    const fs_probe_health* probe = a < nr_probes ? &probes[a] : nullptr;
+    out.append_padded(info.names[0], 24);
+    out.append_padded(probe != nullptr && probe->symbol != nullptr ? probe->symbol : "-", 26);
+    out.append_padded(probe != nullptr && probe->registered ? "yes" : "no", 11);
+    out.append_u64_padded(counters.anchor_tracked[a], 13);
+    out.append_u64_padded(counters.anchor_other[a], 13);
+    out.append_u64_padded(probe != nullptr ? probe->missed : 0, 13);
+    out.append("  ").append(info.what).append_char('\n');
+  }
+}
+
+void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
+                     const fs_probe_health* probes, ktl::size_t nr_probes, bool enabled,
+                     ktl::u32 sample_every, const Filter& filter) {
+  auto line = [&out](const char* key, ktl::u64 value) {
+    out.append(key).append_char(' ').append_u64(value).append_char('\n');
+  };
+  line("creations", counters.creations);
+  line("copy_process_failures", counters.copy_process_failures);
+  line("clone_failures", counters.clone_failures);
+  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
+    line(decision_name(static_cast<Decision>(d)), counters.by_decision[d]);
+  }
+  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
+    out.append(decision_name(static_cast<Decision>(d))).append("_failures ");
+    out.append_u64(counters.failures_by_decision[d]).append_char('\n');
+  }
+  line("records", counters.records);
+  line("ring_overwritten", counters.ring_overwritten);
+  line("consumed", counters.consumed);
+  line("repeated_boundaries", counters.repeated_boundaries);
+  line("dropped_boundaries", counters.dropped_boundaries);
+  line("stale_slots", counters.stale_slots);
+  line("unattributed", counters.unattributed);
+  ktl::u64 missed = 0;
+  for (ktl::size_t i = 0; i < nr_probes; ++i) missed += probes[i].missed;
+  line("probes_missed", missed);
+  line("enabled", enabled ? 1 : 0);
+  line("sample_every", sample_every);
+  out.append("filter ");
+  append_filter(out, filter);
+  out.append_char('\n');
+  for (ktl::size_t i = 0; i < nr_probes; ++i) {
+    const fs_probe_health& probe = probes[i];
+    out.append("probe ").append(probe.symbol != nullptr ? probe.symbol : "-");
+    out.append(" registered ").append_u64(probe.registered ? 1 : 0);
+    out.append(" hits ").append_u64(probe.hits);
+    out.append(" missed ").append_u64(probe.missed).append_char('\n');
+  }
+}
+
+}  // namespace forkscope

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+// Text for the debugfs files: one trace line or JSON object per record, the
+// stats table, histograms, the slowest list, the stage map and counters.
+#ifndef FORKSCOPE_CORE_FORMAT_H
+#define FORKSCOPE_CORE_FORMAT_H
+
+#include <forkscope/core.h>
+#include <ktl/string_builder.h>
+
+#include "engine.h"
+#include "record.h"
+
+namespace forkscope {
+
+// Upper bounds of one record's text, for sizing buffers.
+inline constexpr ktl::size_t kTraceLineMax = 1536;
+inline constexpr ktl::size_t kJsonLineMax = 3072;
+
+// "#12 fork sh[123/123] -> 456 cpu0->1 flags=SIGCHLD total=1.23ms ... | stage=... ...\n"
+void append_trace_line(ktl::StringBuilder& out, const Record& record);
+// One JSON object and a newline (JSON Lines).
+void append_json_line(ktl::StringBuilder& out, const Record& record);
+// "EINVAL" for known errnos, else the number; value is positive.
+void append_errno_name(ktl::StringBuilder& out, ktl::s64 error);
+
+// scratch: caller-provided (too big for a kernel stack frame).
+void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, HistogramSnapshot* scratch);
+void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
+                       HistogramSnapshot* scratch);
+void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
+// probes: the glue's view of each anchor, indexed by Anchor.
+void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
+                      const fs_probe_health* probes, ktl::size_t nr_probes,
+                      ktl::u64 available_anchors);
+void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
+                     const fs_probe_health* probes, ktl::size_t nr_probes, bool enabled,
+                     ktl::u32 sample_every, const Filter& filter);
+
+}  // namespace forkscope
+
+#endif  // FORKSCOPE_CORE_FORMAT_H

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+// Tables of the copy_process mirror (from 6.1's kernel/fork.c) and the
+// partition arithmetic that turns boundary timestamps into stage times.
+#include "stage_model.h"
+
+namespace forkscope {
+namespace {
+
+constexpr AnchorInfo kAnchors[kAnchorCount] = {
+    {{"kernel_clone", "_do_fork", nullptr}, true, AnchorRole::kCreationStart,
+     "fork/vfork/clone/clone3 and kernel threads; the creation's whole span"},
+    {{"copy_process", nullptr, nullptr}, true, AnchorRole::kCopyProcess,
+     "copies the task; the span partitioned into stages"},
+    {{"copy_creds", nullptr, nullptr}, false, AnchorRole::kStep, "credentials"},
+    {{"sched_fork", nullptr, nullptr}, false, AnchorRole::kStep, "scheduler state"},
+    {{"perf_event_init_task", nullptr, nullptr}, false, AnchorRole::kStep, "perf events"},
+    {{"audit_alloc", nullptr, nullptr}, false, AnchorRole::kStep, "audit context"},
+    {{"security_task_alloc", nullptr, nullptr}, false, AnchorRole::kStep, "LSM task blobs"},
+    {{"copy_semundo", nullptr, nullptr}, false, AnchorRole::kStep, "SysV semaphore undo"},
+    {{"dup_fd", nullptr, nullptr}, false, AnchorRole::kStep, "file table copy (no CLONE_FILES)"},
+    {{"copy_fs_struct", nullptr, nullptr}, false, AnchorRole::kStep,
+     "fs_struct copy (no CLONE_FS)"},
+    {{"mm_init", nullptr, nullptr}, false, AnchorRole::kStep, "new mm setup (no CLONE_VM)"},
+    {{"pgd_alloc", nullptr, nullptr}, false, AnchorRole::kStep, "page directory"},
+    {{"dup_mmap", nullptr, nullptr}, false, AnchorRole::kStep,
+     "VMA and page-table copy (no CLONE_VM)"},
+    {{"copy_namespaces", nullptr, nullptr}, false, AnchorRole::kStep, "namespace sharing"},
+    {{"create_new_namespaces", nullptr, nullptr}, false, AnchorRole::kStep,
+     "new namespaces (CLONE_NEW*)"},
+    {{"copy_thread", nullptr, nullptr}, false, AnchorRole::kStep, "registers, stack, TLS"},
+    {{"alloc_pid", nullptr, nullptr}, false, AnchorRole::kStep, "PID in every namespace level"},
+    {{"__pidfd_prepare", "pidfd_prepare", nullptr}, false, AnchorRole::kStep,
+     "pidfd (CLONE_PIDFD)"},
+    {{"cgroup_can_fork", nullptr, nullptr}, false, AnchorRole::kStep, "cgroup admission"},
+    {{"sched_cgroup_fork", nullptr, nullptr}, false, AnchorRole::kStep, "scheduler cgroup"},
+    {{"sched_post_fork", nullptr, nullptr}, false, AnchorRole::kStep, "scheduler post-fork"},
+    {{"cgroup_post_fork", nullptr, nullptr}, false, AnchorRole::kStep, "cgroup attach"},
+    {{"wake_up_new_task", nullptr, nullptr}, false, AnchorRole::kStep, "first wake-up"},
+};
+
+using A = Anchor;
+using S = Stage;
+
+constexpr BoundaryInfo kBoundaries[kBoundaryCount] = {
+    {A::kKernelClone, false, S::kClonePrologue},
+    {A::kCopyProcess, false, S::kDupTaskStruct},
+    {A::kCopyCreds, false, S::kCopyCreds},
+    {A::kCopyCreds, true, S::kTaskInit},
+    {A::kSchedFork, false, S::kSchedFork},
+    {A::kSchedFork, true, S::kBetweenCalls},
+    {A::kPerfEventInitTask, false, S::kPerfEventInitTask},
+    {A::kPerfEventInitTask, true, S::kBetweenCalls},
+    {A::kAuditAlloc, false, S::kAuditAlloc},
+    {A::kAuditAlloc, true, S::kBetweenCalls},
+    {A::kSecurityTaskAlloc, false, S::kSecurityTaskAlloc},
+    {A::kSecurityTaskAlloc, true, S::kBetweenCalls},
+    {A::kCopySemundo, false, S::kCopySemundo},
+    {A::kCopySemundo, true, S::kCopyFiles},
+    {A::kDupFd, false, S::kDupFd},
+    {A::kDupFd, true, S::kCopyFs},
+    {A::kCopyFsStruct, false, S::kCopyFsStruct},
+    {A::kCopyFsStruct, true, S::kCopySighandSignal},
+    {A::kMmInit, false, S::kMmInit},
+    {A::kPgdAlloc, false, S::kPgdAlloc},
+    {A::kPgdAlloc, true, S::kMmInit},
+    {A::kMmInit, true, S::kDupMm},
+    {A::kDupMmap, false, S::kDupMmap},
+    {A::kDupMmap, true, S::kDupMm},
+    {A::kCopyNamespaces, false, S::kCopyNamespaces},
+    {A::kCreateNewNamespaces, false, S::kCreateNewNamespaces},
+    {A::kCreateNewNamespaces, true, S::kCopyNamespaces},
+    {A::kCopyNamespaces, true, S::kCopyIo},
+    {A::kCopyThread, false, S::kCopyThread},
+    {A::kCopyThread, true, S::kBetweenCalls},
+    {A::kAllocPid, false, S::kAllocPid},
+    {A::kAllocPid, true, S::kTaskSetup},
+    {A::kPidfdPrepare, false, S::kPidfdPrepare},
+    {A::kPidfdPrepare, true, S::kTaskSetup},
+    {A::kCgroupCanFork, false, S::kCgroupCanFork},
+    {A::kCgroupCanFork, true, S::kBetweenCalls},
+    {A::kSchedCgroupFork, false, S::kSchedCgroupFork},
+    {A::kSchedCgroupFork, true, S::kAttachPublish},
+    {A::kSchedPostFork, false, S::kSchedPostFork},
+    {A::kSchedPostFork, true, S::kBetweenCalls},
+    {A::kCgroupPostFork, false, S::kCgroupPostFork},
+    {A::kCgroupPostFork, true, S::kPostFork},
+    {A::kCopyProcess, true, S::kClonePublish},
+    {A::kWakeUpNewTask, false, S::kWakeUpNewTask},
+    {A::kWakeUpNewTask, true, S::kCloneReturn},  // kVforkWait for CLONE_VFORK
+    {A::kKernelClone, true, S::kCloneReturn},    // last: opens no interval
+};
+
+using T = StageType;
+
+constexpr StageInfo kStages[kStageCount] = {
+    {"dup_task_struct", T::kGap,
+     "copy_process entry to copy_creds: flag checks, dup_task_struct (task_struct, stack), "
+     "early task setup"},
+    {"copy_creds", T::kDirect, "copy_creds()"},
+    {"task_init", T::kGap,
+     "copy_creds return to sched_fork: RLIMIT_NPROC check, delayacct, field init, cgroup_fork, "
+     "mpol_dup"},
+    {"sched_fork", T::kDirect, "sched_fork()"},
+    {"perf_event_init_task", T::kDirect, "perf_event_init_task()"},
+    {"audit_alloc", T::kDirect, "audit_alloc()"},
+    {"security_task_alloc", T::kDirect, "security_task_alloc()"},
+    {"copy_semundo", T::kDirect, "copy_semundo()"},
+    {"copy_files", T::kGap,
+     "copy_semundo return to dup_fd: inlined copy_files (with CLONE_FILES: also what follows, "
+     "up to the next anchor that fires)"},
+    {"dup_fd", T::kDirect, "dup_fd() (without CLONE_FILES)"},
+    {"copy_fs", T::kGap,
+     "dup_fd return to copy_fs_struct: inlined copy_fs (with CLONE_FS: also what follows)"},
+    {"copy_fs_struct", T::kDirect, "copy_fs_struct() (without CLONE_FS)"},
+    {"copy_sighand_signal", T::kGap,
+     "copy_fs_struct return to mm_init: inlined copy_sighand, copy_signal, and copy_mm/dup_mm "
+     "up to mm_init (with CLONE_VM: all of copy_mm)"},
+    {"mm_init", T::kDirect, "mm_init() without its pgd_alloc()"},
+    {"pgd_alloc", T::kDirect, "pgd_alloc()"},
+    {"dup_mm", T::kGap, "inlined dup_mm around dup_mmap, and the end of copy_mm"},
+    {"dup_mmap", T::kDirect, "dup_mmap(): VMAs and page tables (without CLONE_VM)"},
+    {"copy_namespaces", T::kDirect, "copy_namespaces() without create_new_namespaces()"},
+    {"create_new_namespaces", T::kDirect, "create_new_namespaces() (CLONE_NEW*)"},
+    {"copy_io", T::kGap, "copy_namespaces return to copy_thread: inlined copy_io"},
+    {"copy_thread", T::kDirect, "copy_thread()"},
+    {"alloc_pid", T::kDirect, "alloc_pid()"},
+    {"task_setup", T::kGap,
+     "alloc_pid return to cgroup_can_fork (around __pidfd_prepare): futex init, pid and tgid, "
+     "thread group links"},
+    {"pidfd_prepare", T::kDirect, "__pidfd_prepare() (CLONE_PIDFD)"},
+    {"cgroup_can_fork", T::kDirect, "cgroup_can_fork()"},
+    {"sched_cgroup_fork", T::kDirect, "sched_cgroup_fork()"},
+    {"attach_publish", T::kGap,
+     "sched_cgroup_fork return to sched_post_fork: tasklist_lock, attach_pid, total_forks++, "
+     "proc_fork_connector"},
+    {"sched_post_fork", T::kDirect, "sched_post_fork()"},
+    {"cgroup_post_fork", T::kDirect, "cgroup_post_fork()"},
+    {"post_fork", T::kGap,
+     "cgroup_post_fork return to copy_process return: perf_event_fork, uprobes, oom score"},
+    {"between_calls", T::kGap,
+     "copy_process's own code between consecutive probed calls (error checks, argument setup)"},
+    {"clone_prologue", T::kOuter, "kernel_clone entry to copy_process: flag and ptrace checks"},
+    {"clone_publish", T::kOuter,
+     "copy_process return to wake_up_new_task: trace event, pid lookup, parent_tid, vfork setup"},
+    {"wake_up_new_task", T::kOuter, "wake_up_new_task(): the child's first wake-up"},
+    {"vfork_wait", T::kOuter,
+     "CLONE_VFORK: the parent blocked until the child execs or exits (wait_for_vfork_done)"},
+    {"clone_return", T::kOuter, "after wake_up_new_task to kernel_clone's return"},
+};
+
+}  // namespace
+
+const AnchorInfo& anchor_info(Anchor anchor) { return kAnchors[static_cast<ktl::size_t>(anchor)]; }
+const BoundaryInfo& boundary_info(Boundary boundary) { return kBoundaries[boundary]; }
+const StageInfo& stage_info(Stage stage) { return kStages[static_cast<ktl::size_t>(stage)]; }
+
+Boundary entry_boundary(Anchor anchor) {
+  for (ktl::size_t b = 0; b < kBoundaryCount; ++b) {
+    if (kBoundaries[b].anchor == anchor && !kBoundaries[b].is_return) return Boundary(b);
+  }
+  return kBoundaryCount;
+}
+
+Boundary return_boundary(Anchor anchor) {
+  for (ktl::size_t b = 0; b < kBoundaryCount; ++b) {
+    if (kBoundaries[b].anchor == anchor && kBoundaries[b].is_return) return Boundary(b);
+  }
+  return kBoundaryCount;
+}
+
+bool is_copy_process_stage(Stage stage) {
+  return static_cast<ktl::u8>(stage) <= static_cast<ktl::u8>(kCopyProcessLast);
+}
+
+void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork, Partition* out) {
+  *out = Partition{};
+  int previous = -1;
+  int first = -1;
+  ktl::u64 kept = 0;
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    if ((present & (ktl::u64{1} << b)) == 0) continue;
+    if (previous >= 0 && ns[b] < ns[previous]) {
+      ++out->dropped_boundaries;  // time cannot run backwards: ignore it
+      continue;
+    }
+    kept |= ktl::u64{1} << b;
+    if (previous >= 0) {
+      Stage stage = kBoundaries[previous].stage_after;
+      if (previous == kWakeUpNewTaskReturn && vfork) stage = Stage::kVforkWait;
+      auto index = static_cast<ktl::size_t>(stage);
+      out->stage_ns[index] += ns[b] - ns[previous];
+      out->ran_mask |= ktl::u64{1} << index;
+    } else {
+      first = b;
+    }
+    previous = b;
+  }
+  if (first >= 0) out->total_ns = ns[previous] - ns[first];
+  const ktl::u64 cp_entry = ktl::u64{1} << kCopyProcessEntry;
+  const ktl::u64 cp_return = ktl::u64{1} << kCopyProcessReturn;
+  if ((kept & cp_entry) && (kept & cp_return)) {
+    out->copy_process_ns = ns[kCopyProcessReturn] - ns[kCopyProcessEntry];
+  }
+}
+
+Stage merged_into(Stage stage, ktl::u64 available_anchors) {
+  // A stage is measured when some boundary that opens it belongs to an
+  // available anchor; otherwise its time lands in the stage opened by the
+  // nearest available boundary before it.
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    Stage opened = kBoundaries[b].stage_after;
+    bool opens = opened == stage || (stage == Stage::kVforkWait && b == kWakeUpNewTaskReturn);
+    if (!opens) continue;
+    if (available_anchors & (ktl::u64{1} << static_cast<int>(kBoundaries[b].anchor))) return stage;
+  }
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    if (kBoundaries[b].stage_after != stage) continue;
+    for (int prev = b - 1; prev >= 0; --prev) {
+      if (available_anchors & (ktl::u64{1} << static_cast<int>(kBoundaries[prev].anchor))) {
+        return kBoundaries[prev].stage_after;
+      }
+    }
+  }
+  return stage;
+}
+
+}  // namespace forkscope

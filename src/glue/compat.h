@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Architecture and kernel-version specifics of the glue, in one place: how
+ * a probe handler learns which syscall started a creation.
+ */
+#ifndef FORKSCOPE_COMPAT_H
+#define FORKSCOPE_COMPAT_H
+
+#include <linux/sched.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
+
+#include <forkscope/core.h>
+
+#ifdef CONFIG_X86_64
+#include <asm/compat.h>
+#define FS_NR_FORK 57
+#define FS_NR_VFORK 58
+#define FS_NR_CLONE 56
+#define FS_NR_CLONE3 435
+#define FS_NR32_FORK 2
+#define FS_NR32_VFORK 190
+#define FS_NR32_CLONE 120
+#define FS_NR32_CLONE3 435
+#else
+#error "forkscope's syscall-origin table knows x86-64 only"
+#endif
+
+/* Which syscall the calling task is in (enum fs_origin). Probe context. */
+static __always_inline int fs_current_origin(void)
+{
+	long nr;
+	bool compat = false;
+
+	if (current->flags & PF_KTHREAD)
+		return FS_ORIGIN_KERNEL;
+	nr = syscall_get_nr(current, task_pt_regs(current));
+#ifdef CONFIG_IA32_EMULATION
+	compat = in_ia32_syscall();
+#endif
+	if (compat) {
+		switch (nr) {
+		case FS_NR32_FORK: return FS_ORIGIN_FORK;
+		case FS_NR32_VFORK: return FS_ORIGIN_VFORK;
+		case FS_NR32_CLONE: return FS_ORIGIN_CLONE;
+		case FS_NR32_CLONE3: return FS_ORIGIN_CLONE3;
+		}
+		return FS_ORIGIN_UNKNOWN;
+	}
+	switch (nr) {
+	case FS_NR_FORK: return FS_ORIGIN_FORK;
+	case FS_NR_VFORK: return FS_ORIGIN_VFORK;
+	case FS_NR_CLONE: return FS_ORIGIN_CLONE;
+	case FS_NR_CLONE3: return FS_ORIGIN_CLONE3;
+	}
+	return FS_ORIGIN_UNKNOWN;
+}
+
+#endif /* FORKSCOPE_COMPAT_H */
