@@ -26,10 +26,10 @@ struct ControlCommand {
 // kinds are OR-ed). Each key other than kind at most once. Clauses are AND-ed.
 // "clear" (alone) or an empty write removes the filter.
 struct Filter {
-  bool active = false;  // false: everything passes
-  ktl::s32 pid = 0;     // 0 = any
-  ktl::s32 tgid = 0;    // 0 = any
-  char comm[16] = {};   // "" = any; compared exactly against the task's comm
+  bool active = false;     // false: everything passes
+  ktl::s32 pid = 0;        // 0 = any
+  ktl::s32 tgid = 0;       // 0 = any
+  char comm[16] = {};      // "" = any; compared exactly against the task's comm
   ktl::u32 kind_mask = 0;  // bit (1 << Kind); 0 = any
 
   bool matches(ktl::s32 task_pid, ktl::s32 task_tgid, const char* task_comm, Kind kind) const;

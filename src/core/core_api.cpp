@@ -171,8 +171,7 @@ extern "C" void fs_core_set_available_anchors(fs_u64 mask) {
 }
 
 extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void* task, void* data,
-                                                 const struct fs_creation_args* args,
-                                                 fs_u64 now) {
+                                                 const struct fs_creation_args* args, fs_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return 1;
   auto* probe_data = static_cast<ProbeData*>(data);
@@ -183,12 +182,12 @@ extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void
   return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, &creation, now);
 }
 
-extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data,
-                                                   fs_s64 retval, int child_pid, fs_u64 now) {
+extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data, fs_s64 retval,
+                                                   int child_pid, fs_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return;
-  engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), retval,
-                    child_pid, now);
+  engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), retval, child_pid,
+                    now);
 }
 
 extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* info,
@@ -200,14 +199,13 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
   if (engine == nullptr) return -FS_EINVAL;
   switch (file) {
     case FS_FILE_VERSION:
-      return render_into(out, 2048, [&](ktl::StringBuilder& b) {
-        append_version(b, *info, *engine);
-      });
+      return render_into(out, 2048,
+                         [&](ktl::StringBuilder& b) { append_version(b, *info, *engine); });
     case FS_FILE_COUNTERS: {
       EngineCounters counters = engine->counters();
       return render_into(out, 4096 + nr_probes * 128, [&](ktl::StringBuilder& b) {
-        append_counters(b, counters, probes, nr_probes, engine->enabled(),
-                        engine->sample_every(), engine->filter());
+        append_counters(b, counters, probes, nr_probes, engine->enabled(), engine->sample_every(),
+                        engine->filter());
       });
     }
     case FS_FILE_STAGES: {
@@ -234,10 +232,10 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
     case FS_FILE_TRACE:
     case FS_FILE_RECORDS:
     case FS_FILE_SLOWEST: {
-      ktl::size_t capacity = file == FS_FILE_SLOWEST
-                                 ? static_cast<ktl::size_t>(engine->config().top_n) *
-                                       engine->config().nr_cpus
-                                 : engine->ring_capacity_total();
+      ktl::size_t capacity =
+          file == FS_FILE_SLOWEST
+              ? static_cast<ktl::size_t>(engine->config().top_n) * engine->config().nr_cpus
+              : engine->ring_capacity_total();
       ScopedArray<Record> records(capacity);
       if (records.get() == nullptr) return -FS_ENOMEM;
       if (file == FS_FILE_SLOWEST) {

@@ -36,9 +36,9 @@ struct CloneRequest {
   ktl::u64 flags = 0;        // args->flags, CLONE_* bits (exit signal not included)
   ktl::u32 exit_signal = 0;  // args->exit_signal
   Origin origin = Origin::kUnknown;
-  bool kthread = false;      // args->kthread
-  bool io_thread = false;    // args->io_thread
-  bool has_fn = false;       // args->fn != NULL (kernel_thread, user_mode_thread, io threads)
+  bool kthread = false;    // args->kthread
+  bool io_thread = false;  // args->io_thread
+  bool has_fn = false;     // args->fn != NULL (kernel_thread, user_mode_thread, io threads)
 };
 
 // Classification rules, first match wins: io_thread -> kIoWorker, kthread ->
@@ -48,7 +48,8 @@ struct CloneRequest {
 // signal SIGCHLD -> kFork (glibc's fork), anything else -> kClone.
 Kind classify(const CloneRequest& request);
 
-const char* kind_name(Kind kind);  // "fork", "vfork", "thread", "clone", "clone3", "kthread", "io_worker", "umh"
+const char* kind_name(
+    Kind kind);  // "fork", "vfork", "thread", "clone", "clone3", "kthread", "io_worker", "umh"
 // Parses a kind name (exact, case-sensitive); false if unknown.
 bool parse_kind(const char* text, ktl::size_t length, Kind* out);
 
@@ -87,8 +88,8 @@ inline constexpr ktl::u64 kIo = 0x80000000;
 inline constexpr ktl::u64 kClearSighand = 0x100000000ULL;
 inline constexpr ktl::u64 kIntoCgroup = 0x200000000ULL;
 inline constexpr ktl::u64 kNewtime = 0x00000080;
-inline constexpr ktl::u64 kNewMask = kNewns | kNewcgroup | kNewuts | kNewipc | kNewuser |
-                                     kNewpid | kNewnet | kNewtime;
+inline constexpr ktl::u64 kNewMask =
+    kNewns | kNewcgroup | kNewuts | kNewipc | kNewuser | kNewpid | kNewnet | kNewtime;
 }  // namespace clone_flag
 
 inline constexpr ktl::u32 kSigchld = 17;

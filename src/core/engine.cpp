@@ -350,8 +350,8 @@ FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState*
       cpu->histogram(kRowCopyProcess, record.kind).add(partition.copy_process_ns);
     }
     cpu->histogram(kRowTotal, record.kind).add(partition.total_ns);
-    ktl::u64 key = partition.total_ns -
-                   partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
+    ktl::u64 key =
+        partition.total_ns - partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
     ktl::u32 victim = cpu->slowest_used;
     if (cpu->slowest_used == config_.top_n) {
       victim = 0;

@@ -55,18 +55,18 @@ inline constexpr ktl::size_t kStatRows = kStageCount + 2;
 inline constexpr ktl::size_t kKindCount = static_cast<ktl::size_t>(Kind::kCount);
 
 struct EngineCounters {
-  ktl::u64 creations = 0;               // successful copy_process returns (== /proc/stat processes)
-  ktl::u64 copy_process_failures = 0;   // copy_process returned an error
-  ktl::u64 clone_failures = 0;          // failed creation attempts at their end (kernel_clone -errno)
-  ktl::u64 by_decision[kDecisionCount] = {};          // successful creations by decision
+  ktl::u64 creations = 0;              // successful copy_process returns (== /proc/stat processes)
+  ktl::u64 copy_process_failures = 0;  // copy_process returned an error
+  ktl::u64 clone_failures = 0;  // failed creation attempts at their end (kernel_clone -errno)
+  ktl::u64 by_decision[kDecisionCount] = {};           // successful creations by decision
   ktl::u64 failures_by_decision[kDecisionCount] = {};  // failed attempts by decision
-  ktl::u64 records = 0;                 // records emitted into the rings
-  ktl::u64 ring_overwritten = 0;        // emitted, then overwritten before trace_pipe read them
-  ktl::u64 consumed = 0;                // read through trace_pipe
-  ktl::u64 repeated_boundaries = 0;     // an anchor fired twice in one creation (later ignored)
-  ktl::u64 dropped_boundaries = 0;      // out-of-order boundary ignored by the partition
-  ktl::u64 stale_slots = 0;             // a task began a creation while one was still open
-  ktl::u64 unattributed = 0;            // events on a CPU id beyond the table
+  ktl::u64 records = 0;                                // records emitted into the rings
+  ktl::u64 ring_overwritten = 0;     // emitted, then overwritten before trace_pipe read them
+  ktl::u64 consumed = 0;             // read through trace_pipe
+  ktl::u64 repeated_boundaries = 0;  // an anchor fired twice in one creation (later ignored)
+  ktl::u64 dropped_boundaries = 0;   // out-of-order boundary ignored by the partition
+  ktl::u64 stale_slots = 0;          // a task began a creation while one was still open
+  ktl::u64 unattributed = 0;         // events on a CPU id beyond the table
   ktl::u64 anchor_tracked[kAnchorCount] = {};  // entries inside a tracked creation
   ktl::u64 anchor_other[kAnchorCount] = {};    // entries outside one (other callers, untracked)
 };
@@ -90,8 +90,7 @@ class Engine {
                ktl::u64 now);
   // Probe context. retval: kernel_clone's pid_t or copy_process's -errno
   // (0 on success); child_pid: copy_process's new task pid, else 0.
-  void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid,
-                 ktl::u64 now);
+  void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid, ktl::u64 now);
 
   // Control; process context, serialized by the caller.
   void set_enabled(bool enabled) { enabled_.store(enabled); }

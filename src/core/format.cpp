@@ -60,8 +60,8 @@ void append_errno_name(ktl::StringBuilder& out, ktl::s64 error) {
     const char* name;
   };
   static constexpr Name kNames[] = {
-      {1, "EPERM"},   {2, "ENOENT"},  {4, "EINTR"},   {11, "EAGAIN"}, {12, "ENOMEM"},
-      {13, "EACCES"}, {14, "EFAULT"}, {16, "EBUSY"},  {17, "EEXIST"}, {22, "EINVAL"},
+      {1, "EPERM"},   {2, "ENOENT"},  {4, "EINTR"},   {11, "EAGAIN"},          {12, "ENOMEM"},
+      {13, "EACCES"}, {14, "EFAULT"}, {16, "EBUSY"},  {17, "EEXIST"},          {22, "EINVAL"},
       {24, "EMFILE"}, {28, "ENOSPC"}, {87, "EUSERS"}, {513, "ERESTARTNOINTR"},
   };
   for (const Name& name : kNames) {
@@ -159,7 +159,8 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
   out.append(",\"vfork_wait_ns\":").append_u64(stage_ns(partition, Stage::kVforkWait));
   out.append(",\"clone_return_ns\":").append_u64(stage_ns(partition, Stage::kCloneReturn));
   out.append(",\"total_ns\":").append_u64(partition.total_ns);
-  out.append(",\"anomalies\":").append_u64(record.repeated_boundaries + partition.dropped_boundaries);
+  out.append(",\"anomalies\":")
+      .append_u64(record.repeated_boundaries + partition.dropped_boundaries);
   out.append("}\n");
 }
 

@@ -15,8 +15,8 @@ struct HistogramSnapshot;
 
 class Histogram {
  public:
-  static constexpr unsigned kSubBucketBits = 4;               // 16 per octave
-  static constexpr unsigned kMaxExponent = 40;                // values < 2^40 ns (~18 min)
+  static constexpr unsigned kSubBucketBits = 4;  // 16 per octave
+  static constexpr unsigned kMaxExponent = 40;   // values < 2^40 ns (~18 min)
   static constexpr ktl::size_t kBuckets = 16 + (kMaxExponent - kSubBucketBits) * 16 + 1;
   static constexpr ktl::size_t kOverflowBucket = kBuckets - 1;  // values >= 2^40
 

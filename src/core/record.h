@@ -14,16 +14,16 @@ namespace forkscope {
 inline constexpr ktl::size_t kCommLength = 16;
 
 struct Record {
-  ktl::u64 seq = 0;              // global order of completion, from 1
+  ktl::u64 seq = 0;  // global order of completion, from 1
   ktl::u64 boundary_ns[kBoundaryCount] = {};
-  ktl::u64 present = 0;          // bit per Boundary crossed
+  ktl::u64 present = 0;  // bit per Boundary crossed
   CloneRequest request;
   Kind kind = Kind::kFork;
   ktl::s32 parent_pid = 0;
   ktl::s32 parent_tgid = 0;
   char comm[kCommLength] = {};
-  ktl::s64 ret = 0;              // kernel_clone's return (child pid in the caller's namespace) or -errno
-  ktl::s32 child_pid = 0;        // global pid of the child (0 if copy_process failed)
+  ktl::s64 ret = 0;        // kernel_clone's return (child pid in the caller's namespace) or -errno
+  ktl::s32 child_pid = 0;  // global pid of the child (0 if copy_process failed)
   ktl::u16 cpu_start = 0;
   ktl::u16 cpu_end = 0;
   ktl::u16 repeated_boundaries = 0;  // a boundary crossed twice: later crossings ignored

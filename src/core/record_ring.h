@@ -39,11 +39,13 @@ class RecordRing {
   int init(ktl::u32 capacity);  // may sleep; 0 or -FS_ENOMEM
   ktl::u32 capacity() const { return capacity_; }
 
-  void push(const Record& record);     // owner CPU
+  void push(const Record& record);  // owner CPU
   ktl::u64 written() const { return head_.load(ktl::MemoryOrder::kAcquire); }
   // Oldest index still held: max(base, written - capacity).
   ktl::u64 oldest() const;
-  bool read(ktl::u64 index, Record* out) const { return slots_[index % capacity_].read(index, out); }
+  bool read(ktl::u64 index, Record* out) const {
+    return slots_[index % capacity_].read(index, out);
+  }
   // Owner CPU: forget every record so far (O(1): indices keep growing, so
   // a reader's cursor never aliases an old record).
   void reset() { base_.store(head_.load(ktl::MemoryOrder::kRelaxed), ktl::MemoryOrder::kRelease); }

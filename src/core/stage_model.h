@@ -48,7 +48,7 @@ struct AnchorInfo {
   const char* names[3];  // kernel symbol, then older kernels' names; nullptr-terminated
   bool required;         // refuse to load without it
   AnchorRole role;
-  const char* what;      // one line for the stages file
+  const char* what;  // one line for the stages file
 };
 
 // Timestamps taken at function entries and returns, in pipeline order.
@@ -180,9 +180,9 @@ inline constexpr ktl::size_t kAnchorCount = static_cast<ktl::size_t>(Anchor::kCo
 // Stage durations of one record, from its boundary timestamps.
 struct Partition {
   ktl::u64 stage_ns[kStageCount] = {};
-  ktl::u64 ran_mask = 0;          // bit per Stage that covers at least one interval
-  ktl::u64 copy_process_ns = 0;   // copy_process return - entry (0 if either missing)
-  ktl::u64 total_ns = 0;          // last boundary - first boundary
+  ktl::u64 ran_mask = 0;            // bit per Stage that covers at least one interval
+  ktl::u64 copy_process_ns = 0;     // copy_process return - entry (0 if either missing)
+  ktl::u64 total_ns = 0;            // last boundary - first boundary
   ktl::u32 dropped_boundaries = 0;  // out of order, ignored (counted as anomalies)
 };
 

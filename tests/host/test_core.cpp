@@ -1,144 +1,229 @@
 // SPDX-License-Identifier: GPL-2.0
-// The core's C interface: counters per CPU, text formats, and clean failure
-// (no leaks) when memory runs out during init.
+// The core's C interface end to end: init and exit without leaks (also
+// under allocation failure), probe events through the C API, every
+// debugfs file's text, and control/filter writes.
 #include <forkscope/core.h>
 #include <forkscope/cxxrt.h>
 #include <gtest/gtest.h>
 
-#include <map>
-#include <sstream>
+#include <cstring>
 #include <string>
 
 #include "platform_host.h"
 
 namespace {
 
-std::map<std::string, unsigned long long> parse_counters(const std::string& text) {
-  std::map<std::string, unsigned long long> values;
-  std::istringstream in(text);
-  std::string key;
-  unsigned long long value;
-  while (in >> key) {
-    if (key == "probe") {
-      std::string rest;
-      std::getline(in, rest);
-      continue;
-    }
-    in >> value;
-    values[key] = value;
+fs_core_config small_config() { return fs_core_config{64, 32, 4}; }
+
+fs_cxxrt_stats rt_stats() {
+  fs_cxxrt_stats s{};
+  fs_cxxrt_get_stats(&s);
+  return s;
+}
+
+std::string render(fs_file file) {
+  fs_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
+  fs_probe_health probes[32] = {};
+  unsigned int n = fs_core_anchor_count();
+  for (unsigned int i = 0; i < n; ++i) {
+    fs_anchor_desc desc;
+    fs_core_anchor_describe(i, &desc);
+    probes[i] = {desc.names[0], 10, 0, 1};
   }
-  return values;
+  fs_text text{};
+  EXPECT_EQ(fs_core_render(file, &info, probes, n, &text), 0);
+  std::string out(text.data, text.length);
+  fs_core_text_free(&text);
+  EXPECT_EQ(text.data, nullptr);
+  return out;
+}
+
+// One fork through the C API, anchor by anchor, in kernel order.
+void simulate_fork(const void* task, int pid, int child, unsigned long long& now,
+                   bool tracked = true) {
+  fs_creation_args args{};
+  args.flags = 0x01200000;  // CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID
+  args.exit_signal = 17;
+  args.origin = FS_ORIGIN_CLONE;
+  args.pid = args.tgid = pid;
+  std::strcpy(args.comm, "bash");
+  alignas(16) unsigned char data[64][32] = {};
+  unsigned int n = fs_core_anchor_count();
+  ASSERT_LE(fs_core_probe_data_size(), sizeof(data[0]));
+  EXPECT_EQ(fs_core_on_entry(0, task, data[0], &args, now += 100), 0);
+  EXPECT_EQ(fs_core_on_entry(1, task, data[1], &args, now += 100), 0);
+  for (unsigned int a = 2; a + 1 < n; ++a) {
+    // Steps of an untracked creation skip their return probe.
+    EXPECT_EQ(fs_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
+    fs_core_on_return(a, data[a], 0, 0, now += 100);
+  }
+  fs_core_on_return(1, data[1], 0, child, now += 100);
+  fs_core_on_entry(n - 1, task, data[n - 1], nullptr, now += 100);
+  fs_core_on_return(n - 1, data[n - 1], 0, 0, now += 100);
+  fs_core_on_return(0, data[0], child, 0, now += 100);
 }
 
 class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     host::set_nr_cpu_ids(4);
-    ASSERT_EQ(fs_core_init(), 0);
-  }
-  void TearDown() override {
-    fs_core_exit();
     host::set_current_cpu(0);
+    fs_core_config config = small_config();
+    ASSERT_EQ(fs_core_init(&config), 0);
   }
-  std::string counters(const fs_probe_health* probes = nullptr, unsigned int n = 0) {
-    char buf[4096];
-    fs_s64 len = fs_core_format_counters(buf, sizeof(buf), probes, n);
-    EXPECT_GE(len, 0);
-    return std::string(buf, len > 0 ? len : 0);
-  }
+  void TearDown() override { fs_core_exit(); }
+  int task_ = 0;
+  unsigned long long now_ = 1000;
 };
 
-TEST_F(CoreTest, CountsCreationsAndFailuresAcrossCpus) {
-  host::set_current_cpu(0);
-  fs_core_on_clone_return(100);
-  fs_core_on_clone_return(-11);
-  host::set_current_cpu(3);
-  fs_core_on_clone_return(101);
-  fs_core_on_clone_return(102);
-  auto values = parse_counters(counters());
-  EXPECT_EQ(values["creations"], 3u);
-  EXPECT_EQ(values["clone_failures"], 1u);
-  EXPECT_EQ(values["clone_returns"], 4u);
-  EXPECT_EQ(values["unattributed"], 0u);
+TEST_F(CoreTest, AnchorTableStartsWithTheRequiredOnes) {
+  ASSERT_GE(fs_core_anchor_count(), 20u);
+  fs_anchor_desc desc;
+  fs_core_anchor_describe(0, &desc);
+  EXPECT_STREQ(desc.names[0], "kernel_clone");
+  EXPECT_STREQ(desc.names[1], "_do_fork");
+  EXPECT_EQ(desc.required, 1);
+  EXPECT_EQ(desc.role, FS_ROLE_CREATION_START);
+  fs_core_anchor_describe(1, &desc);
+  EXPECT_STREQ(desc.names[0], "copy_process");
+  EXPECT_EQ(desc.role, FS_ROLE_COPY_PROCESS);
+  int required = 0;
+  for (unsigned int i = 0; i < fs_core_anchor_count(); ++i) {
+    fs_core_anchor_describe(i, &desc);
+    required += desc.required;
+  }
+  EXPECT_EQ(required, 2);
 }
 
-TEST_F(CoreTest, CpuBeyondTableIsCountedNotLost) {
-  host::set_current_cpu(4);  // nr_cpu_ids is 4
-  fs_core_on_clone_return(7);
-  auto values = parse_counters(counters());
-  EXPECT_EQ(values["creations"], 0u);
-  EXPECT_EQ(values["unattributed"], 1u);
+TEST_F(CoreTest, AForkShowsUpInEveryFile) {
+  simulate_fork(&task_, 42, 43, now_);
+  std::string counters = render(FS_FILE_COUNTERS);
+  EXPECT_NE(counters.find("creations 1\n"), std::string::npos) << counters;
+  EXPECT_NE(counters.find("recorded 1\n"), std::string::npos);
+  EXPECT_NE(counters.find("probe kernel_clone registered 1 hits 10 missed 0\n"), std::string::npos);
+  std::string trace = render(FS_FILE_TRACE);
+  EXPECT_EQ(
+      trace.rfind(
+          "#1 fork bash[42/42] -> 43 cpu0->0 flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD",
+          0),
+      0u)
+      << trace;
+  std::string json = render(FS_FILE_RECORDS);
+  EXPECT_NE(json.find("\"seq\":1,\"event\":\"fork\",\"kind\":\"fork\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"stages\":{\"dup_task_struct\":100,\"copy_creds\":100,"), std::string::npos)
+      << json;
+  EXPECT_EQ(json.back(), '\n');
+  EXPECT_NE(render(FS_FILE_STATS).find("== kind fork: 1 creations"), std::string::npos);
+  EXPECT_NE(render(FS_FILE_HIST).find("@dup_mmap (ns, 1 creations"), std::string::npos);
+  EXPECT_NE(render(FS_FILE_SLOWEST).find("#1 fork bash[42/42]"), std::string::npos);
+  std::string stages = render(FS_FILE_STAGES);
+  EXPECT_NE(stages.find("dup_mmap                direct  measured"), std::string::npos) << stages;
 }
 
-TEST_F(CoreTest, ZeroReturnIsNotACreation) {
-  fs_core_on_clone_return(0);
-  auto values = parse_counters(counters());
-  EXPECT_EQ(values["creations"], 0u);
-  EXPECT_EQ(values["clone_returns"], 1u);
+TEST_F(CoreTest, ControlAndFilterWritesApplyOrExplain) {
+  const char* why = nullptr;
+  EXPECT_EQ(fs_core_control("disable\n", 8, &why), 0);
+  EXPECT_EQ(render(FS_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);
+  EXPECT_EQ(fs_core_control("sample 0", 8, &why), -FS_EINVAL);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(render(FS_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);  // unchanged
+  EXPECT_EQ(fs_core_control("enable", 6, &why), 0);
+  EXPECT_EQ(fs_core_set_filter("kind=vfork pid=9", 16, &why), 0);
+  EXPECT_EQ(render(FS_FILE_FILTER), "pid=9 kind=vfork\n");
+  EXPECT_EQ(fs_core_set_filter("pid=x", 5, &why), -FS_EINVAL);
+  EXPECT_EQ(render(FS_FILE_FILTER), "pid=9 kind=vfork\n");
+  simulate_fork(&task_, 9, 10, now_, /*tracked=*/false);
+  std::string counters = render(FS_FILE_COUNTERS);
+  EXPECT_NE(counters.find("filtered 1\n"), std::string::npos) << counters;
+  EXPECT_NE(counters.find("records 0\n"), std::string::npos);
 }
 
-TEST_F(CoreTest, ListsProbeHealth) {
-  fs_probe_health probes[] = {{"kernel_clone", 12, 3, 1}};
-  std::string text = counters(probes, 1);
-  EXPECT_NE(text.find("probe kernel_clone registered 1 hits 12 missed 3\n"), std::string::npos)
-      << text;
+TEST_F(CoreTest, ConsumeGivesWholeLinesOnceInOrder) {
+  for (int i = 0; i < 3; ++i) simulate_fork(&task_, 50, 60 + i, now_);
+  char small[64];
+  EXPECT_EQ(fs_core_consume(small, sizeof(small)), -FS_ENOSPC);
+  std::string buffer(8192, '\0');
+  fs_s64 n = fs_core_consume(buffer.data(), buffer.size());
+  ASSERT_GT(n, 0);
+  std::string text(buffer.data(), n);
+  EXPECT_EQ(text.rfind("#1 ", 0), 0u);
+  EXPECT_NE(text.find("\n#2 "), std::string::npos);
+  EXPECT_NE(text.find("\n#3 "), std::string::npos);
+  EXPECT_EQ(fs_core_has_unconsumed(), 0);
+  EXPECT_EQ(fs_core_consume(buffer.data(), buffer.size()), 0);
+  EXPECT_NE(render(FS_FILE_COUNTERS).find("consumed 3\n"), std::string::npos);
 }
 
-TEST_F(CoreTest, SmallBufferGivesEnospcNotPartialText) {
-  char buf[16];
-  EXPECT_EQ(fs_core_format_counters(buf, sizeof(buf), nullptr, 0), -FS_ENOSPC);
+TEST_F(CoreTest, WaitingReaderIsNotifiedOnCompletion) {
+  int before = host::reader_notifications();
+  simulate_fork(&task_, 1, 2, now_);
+  EXPECT_EQ(host::reader_notifications(), before);
+  fs_core_set_reader_waiting(1);
+  simulate_fork(&task_, 1, 3, now_);
+  EXPECT_EQ(host::reader_notifications(), before + 1);
+  fs_core_set_reader_waiting(0);
 }
 
-TEST_F(CoreTest, VersionShowsStaticInitAndBuild) {
-  char buf[1024];
-  fs_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
-  fs_s64 len = fs_core_format_version(buf, sizeof(buf), &info);
-  ASSERT_GT(len, 0);
-  std::string text(buf, len);
+TEST_F(CoreTest, VersionShowsStaticInitAndConfig) {
+  std::string text = render(FS_FILE_VERSION);
   EXPECT_EQ(text.rfind(std::string("forkscope ") + FS_VERSION + "\n", 0), 0u);
   EXPECT_NE(text.find("kernel 6.1.0-test\n"), std::string::npos);
   EXPECT_NE(text.find("cxxrt_static_init ok\n"), std::string::npos);
+  EXPECT_NE(text.find("ring_records_per_cpu 32\n"), std::string::npos);
 }
 
-TEST(CoreInit, FailsCleanlyWhenEveryAllocationPointFails) {
+TEST(CoreInit, FailsCleanlyAtEveryAllocationPoint) {
   // Fail the 1st, then the 2nd, ... allocation until init succeeds; each
-  // failure must return -ENOMEM and leave no allocation behind.
-  fs_cxxrt_stats before{};
-  fs_cxxrt_get_stats(&before);
+  // failure must return -ENOMEM and leave nothing allocated.
+  fs_cxxrt_stats before = rt_stats();
+  fs_core_config config = small_config();
   int failures_seen = 0;
-  for (int after = 0; after < 16; ++after) {
+  for (int after = 0; after < 64; ++after) {
     host::fail_allocations(after, 1);
-    int err = fs_core_init();
+    int err = fs_core_init(&config);
     host::fail_allocations(-1, 0);
-    fs_cxxrt_stats now{};
-    fs_cxxrt_get_stats(&now);
     if (err == 0) {
       fs_core_exit();
       break;
     }
     ++failures_seen;
     EXPECT_EQ(err, -FS_ENOMEM);
-    EXPECT_EQ(now.live_allocs, before.live_allocs) << "leak after failing allocation " << after;
+    EXPECT_EQ(rt_stats().live_allocs, before.live_allocs)
+        << "leak after failing allocation " << after;
   }
-  EXPECT_GE(failures_seen, 2);  // the core object and the per-CPU table
+  EXPECT_GE(failures_seen, 8);  // engine, per-CPU table, rings, histograms, slots...
   EXPECT_FALSE(host::take_log_lines().empty());
 }
 
-TEST(CoreInit, ExitReleasesEverything) {
-  fs_cxxrt_stats before{};
-  fs_cxxrt_get_stats(&before);
-  ASSERT_EQ(fs_core_init(), 0);
+TEST(CoreInit, ExitReleasesEverythingEvenAfterTraffic) {
+  fs_cxxrt_stats before = rt_stats();
+  fs_core_config config = small_config();
+  ASSERT_EQ(fs_core_init(&config), 0);
+  int task = 0;
+  unsigned long long now = 5;
+  for (int i = 0; i < 100; ++i) simulate_fork(&task, 1, 2 + i, now);
+  render(FS_FILE_RECORDS);
   fs_core_exit();
-  fs_cxxrt_stats after{};
-  fs_cxxrt_get_stats(&after);
-  EXPECT_EQ(after.live_allocs, before.live_allocs);
-  EXPECT_EQ(after.live_bytes, before.live_bytes);
+  EXPECT_EQ(rt_stats().live_allocs, before.live_allocs);
+  EXPECT_EQ(rt_stats().live_bytes, before.live_bytes);
 }
 
-TEST(CoreInit, EventsBeforeInitAreIgnoredNotACrash) {
-  fs_core_on_clone_return(5);
-  char buf[256];
-  EXPECT_EQ(fs_core_format_counters(buf, sizeof(buf), nullptr, 0), -FS_EINVAL);
+TEST(CoreInit, RejectsABadConfiguration) {
+  fs_core_config config{100, 32, 4};  // inflight slots must be a power of two
+  EXPECT_EQ(fs_core_init(&config), -FS_EINVAL);
+}
+
+TEST(CoreInit, EventsAndReadsBeforeInitAreHarmless) {
+  unsigned char data[32] = {};
+  EXPECT_EQ(fs_core_on_entry(0, &data, data, nullptr, 1), 1);
+  fs_core_on_return(0, data, 5, 0, 2);
+  fs_text text{};
+  EXPECT_EQ(fs_core_render(FS_FILE_COUNTERS, nullptr, nullptr, 0, &text), -FS_EINVAL);
+  const char* why = nullptr;
+  EXPECT_EQ(fs_core_control("enable", 6, &why), -FS_EINVAL);
+  EXPECT_NE(why, nullptr);
+  char buf[4096];
+  EXPECT_EQ(fs_core_consume(buf, sizeof(buf)), -FS_EINVAL);
 }
 
 }  // namespace

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0
+// The stage engine driven by simulated probe events: tracking, accounting
+// (every creation in exactly one bucket), rings, consumer, reset, slowest.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "engine.h"
+#include "platform_host.h"
+
+namespace forkscope {
+namespace {
+
+constexpr ktl::u64 kSigchldFlags = clone_flag::kChildSettid | clone_flag::kChildCleartid;
+
+CreationArgs fork_args(int pid, const char* comm = "parent") {
+  CreationArgs args;
+  args.request.flags = kSigchldFlags;
+  args.request.exit_signal = kSigchld;
+  args.request.origin = Origin::kSysClone;
+  args.pid = pid;
+  args.tgid = pid;
+  std::strncpy(args.comm, comm, sizeof(args.comm) - 1);
+  return args;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host::set_current_cpu(0);
+    config_.nr_cpus = 4;
+    config_.inflight_slots = 64;
+    config_.ring_records = 16;
+    config_.top_n = 4;
+    ASSERT_EQ(engine_.init(config_), 0);
+  }
+  void TearDown() override { host::set_current_cpu(0); }
+
+  // One whole kernel_clone: the given steps inside copy_process, each 10 ns
+  // apart plus `extra` in dup_mmap; returns the final kernel_clone result.
+  void create(const void* task, const CreationArgs& args, ktl::s64 ret = 0,
+              ktl::u64 dup_mmap_extra = 0, bool vfork_wait = false) {
+    ProbeData kc{}, cp{}, step{};
+    engine_.on_entry(Anchor::kKernelClone, task, &kc, &args, tick());
+    engine_.on_entry(Anchor::kCopyProcess, task, &cp, &args, tick());
+    bool fails = ret < 0;
+    const Anchor steps[] = {Anchor::kCopyCreds, Anchor::kSchedFork, Anchor::kDupFd,
+                            Anchor::kDupMmap, Anchor::kAllocPid};
+    for (Anchor anchor : steps) {
+      if (fails && anchor == Anchor::kDupMmap) break;  // failed in copy_mm
+      engine_.on_entry(anchor, task, &step, nullptr, tick());
+      if (anchor == Anchor::kDupMmap) clock_ += dup_mmap_extra;
+      engine_.on_return(anchor, &step, 0, 0, tick());
+    }
+    ktl::s32 child = fails ? 0 : next_pid_;
+    engine_.on_return(Anchor::kCopyProcess, &cp, fails ? ret : 0, child, tick());
+    if (!fails) {
+      engine_.on_entry(Anchor::kWakeUpNewTask, task, &step, nullptr, tick());
+      engine_.on_return(Anchor::kWakeUpNewTask, &step, 0, 0, tick());
+      if (vfork_wait) clock_ += 1000000;
+    }
+    engine_.on_return(Anchor::kKernelClone, &kc, fails ? ret : next_pid_++, 0, tick());
+  }
+
+  std::vector<Record> records() {
+    std::vector<Record> out(engine_.ring_capacity_total());
+    out.resize(engine_.collect_records(out.data(), out.size()));
+    return out;
+  }
+
+  ktl::u64 tick() { return clock_ += 10; }
+
+  EngineConfig config_;
+  Engine engine_;
+  ktl::u64 clock_ = 1000000;
+  ktl::s32 next_pid_ = 500;
+  int task_a_ = 0, task_b_ = 0;
+};
+
+TEST_F(EngineTest, TracksAForkIntoOneRecordWithExactStages) {
+  create(&task_a_, fork_args(42, "sh"), 0, 5000);
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  const Record& r = recs[0];
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_EQ(r.kind, Kind::kFork);
+  EXPECT_EQ(r.parent_pid, 42);
+  EXPECT_STREQ(r.comm, "sh");
+  EXPECT_EQ(r.ret, 500);
+  EXPECT_EQ(r.child_pid, 500);
+  Partition p;
+  compute_partition(r.boundary_ns, r.present, r.vfork(), &p);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kDupMmap)], 5010u);
+  ktl::u64 sum = 0;
+  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s)
+    sum += p.stage_ns[s];
+  EXPECT_EQ(sum, p.copy_process_ns);
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.creations, 1u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kTracked)], 1u);
+  EXPECT_EQ(c.records, 1u);
+}
+
+TEST_F(EngineTest, InterleavedCreationsOnTwoCpusStaySeparate) {
+  ProbeData kc_a{}, kc_b{}, cp_a{}, cp_b{}, step{};
+  CreationArgs a = fork_args(1, "alpha"), b = fork_args(2, "beta");
+  host::set_current_cpu(0);
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc_a, &a, tick());
+  host::set_current_cpu(1);
+  engine_.on_entry(Anchor::kKernelClone, &task_b_, &kc_b, &b, tick());
+  engine_.on_entry(Anchor::kCopyProcess, &task_b_, &cp_b, &b, tick());
+  host::set_current_cpu(0);
+  engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp_a, &a, tick());
+  engine_.on_entry(Anchor::kDupMmap, &task_a_, &step, nullptr, tick());
+  clock_ += 777;
+  engine_.on_return(Anchor::kDupMmap, &step, 0, 0, tick());
+  host::set_current_cpu(1);  // a migrated: its copy_process returns on cpu 1
+  engine_.on_return(Anchor::kCopyProcess, &cp_a, 0, 11, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp_b, 0, 22, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc_b, 22, 0, tick());
+  host::set_current_cpu(2);
+  engine_.on_return(Anchor::kKernelClone, &kc_a, 11, 0, tick());
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 2u);
+  const Record& first = recs[0];
+  const Record& second = recs[1];
+  EXPECT_STREQ(first.comm, "beta");
+  EXPECT_EQ(first.child_pid, 22);
+  EXPECT_FALSE(first.present & (ktl::u64{1} << kDupMmapEntry));
+  EXPECT_STREQ(second.comm, "alpha");
+  EXPECT_EQ(second.child_pid, 11);
+  EXPECT_EQ(second.cpu_start, 0);
+  EXPECT_EQ(second.cpu_end, 2);
+  EXPECT_EQ(second.boundary_ns[kDupMmapReturn] - second.boundary_ns[kDupMmapEntry], 787u);
+}
+
+TEST_F(EngineTest, StepOutsideACreationIsCountedAndSkipsItsReturn) {
+  ProbeData step{};
+  EXPECT_EQ(engine_.on_entry(Anchor::kMmInit, &task_a_, &step, nullptr, tick()), 1);
+  EXPECT_EQ(engine_.counters().anchor_other[static_cast<int>(Anchor::kMmInit)], 1u);
+  EXPECT_EQ(engine_.counters().records, 0u);
+}
+
+TEST_F(EngineTest, FullTableMeansUntrackedButStillCounted) {
+  EngineConfig tiny = config_;
+  tiny.inflight_slots = 1;
+  Engine engine;
+  ASSERT_EQ(engine.init(tiny), 0);
+  CreationArgs args = fork_args(5);
+  ProbeData first{}, second{}, cp{};
+  engine.on_entry(Anchor::kKernelClone, &task_a_, &first, &args, tick());
+  engine.on_entry(Anchor::kKernelClone, &task_b_, &second, &args, tick());
+  EXPECT_EQ(first.decision, Decision::kTracked);
+  EXPECT_EQ(second.decision, Decision::kUntracked);
+  engine.on_entry(Anchor::kCopyProcess, &task_b_, &cp, &args, tick());
+  engine.on_return(Anchor::kCopyProcess, &cp, 0, 9, tick());
+  engine.on_return(Anchor::kKernelClone, &second, 9, 0, tick());
+  EngineCounters c = engine.counters();
+  EXPECT_EQ(c.creations, 1u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kUntracked)], 1u);
+  EXPECT_EQ(c.records, 0u);
+}
+
+TEST_F(EngineTest, EveryCreationLandsInExactlyOneBucket) {
+  Filter only_vfork;
+  only_vfork.active = true;
+  only_vfork.kind_mask = 1u << static_cast<int>(Kind::kVfork);
+  for (int i = 0; i < 9; ++i) create(&task_a_, fork_args(7));  // tracked
+  engine_.set_sample_every(3);
+  for (int i = 0; i < 9; ++i) create(&task_a_, fork_args(7));  // 3 tracked
+  engine_.set_sample_every(1);
+  engine_.set_filter(only_vfork);
+  for (int i = 0; i < 5; ++i) create(&task_a_, fork_args(7));  // filtered
+  engine_.set_filter(Filter{});
+  engine_.set_enabled(false);
+  for (int i = 0; i < 4; ++i) create(&task_a_, fork_args(7));  // disabled
+  engine_.set_enabled(true);
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.creations, 27u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kTracked)], 12u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kSampledOut)], 6u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kFiltered)], 5u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kDisabled)], 4u);
+  ktl::u64 buckets = 0;
+  for (ktl::u64 v : c.by_decision) buckets += v;
+  EXPECT_EQ(buckets, c.creations);
+  EXPECT_GE(host::synchronize_calls(), 2);  // the old filter is never reused too early
+}
+
+TEST_F(EngineTest, FailedCopyProcessIsARecordWithErrnoButNotAStatistic) {
+  create(&task_a_, fork_args(8), -12);
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].ret, -12);
+  EXPECT_TRUE(recs[0].present & (ktl::u64{1} << kCopyProcessReturn));
+  EXPECT_FALSE(recs[0].present & (ktl::u64{1} << kDupMmapEntry));
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.creations, 0u);
+  EXPECT_EQ(c.copy_process_failures, 1u);
+  EXPECT_EQ(c.clone_failures, 1u);
+  StatsSnapshot stats;
+  engine_.collect_stats(&stats);
+  EXPECT_EQ(stats.rows[kRowTotal][static_cast<int>(Kind::kFork)].count, 0u);
+}
+
+TEST_F(EngineTest, KernelCloneFailingBeforeCopyProcess) {
+  ProbeData kc{};
+  CreationArgs args = fork_args(9);
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, -22, 0, tick());
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].ret, -22);
+  Partition p;
+  compute_partition(recs[0].boundary_ns, recs[0].present, false, &p);
+  EXPECT_EQ(p.copy_process_ns, 0u);
+  EXPECT_EQ(p.total_ns, 10u);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kClonePrologue)], 10u);
+}
+
+TEST_F(EngineTest, IoWorkerBeginsAtCopyProcess) {
+  CreationArgs args = fork_args(10, "iou-user");
+  args.request.io_thread = true;
+  args.request.has_fn = true;
+  args.request.flags = clone_flag::kVm | clone_flag::kFs | clone_flag::kFiles |
+                       clone_flag::kSighand | clone_flag::kThread | clone_flag::kIo;
+  ProbeData cp{}, step{};
+  EXPECT_EQ(engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick()), 0);
+  engine_.on_entry(Anchor::kCopyThread, &task_a_, &step, nullptr, tick());
+  engine_.on_return(Anchor::kCopyThread, &step, 0, 0, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 77, tick());
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, Kind::kIoWorker);
+  EXPECT_EQ(recs[0].ret, 77);
+  Partition p;
+  compute_partition(recs[0].boundary_ns, recs[0].present, false, &p);
+  EXPECT_EQ(p.total_ns, p.copy_process_ns);
+  EXPECT_EQ(engine_.counters().creations, 1u);
+  EXPECT_EQ(engine_.counters().by_decision[static_cast<int>(Decision::kTracked)], 1u);
+}
+
+TEST_F(EngineTest, VforkWaitIsRecordedButNotCountedAsSlowness) {
+  CreationArgs args = fork_args(11);
+  args.request.flags = clone_flag::kVm | clone_flag::kVfork;
+  create(&task_a_, args, 0, 0, /*vfork_wait=*/true);
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, Kind::kVfork);
+  Partition p;
+  compute_partition(recs[0].boundary_ns, recs[0].present, true, &p);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kVforkWait)], 1000010u);
+  EXPECT_EQ(Engine::slowness(recs[0]), p.total_ns - 1000010u);
+}
+
+TEST_F(EngineTest, RingOverwriteIsCountedByTheConsumer) {
+  for (int i = 0; i < 40; ++i) create(&task_a_, fork_args(12));
+  EXPECT_EQ(records().size(), 16u);
+  EXPECT_EQ(engine_.counters().ring_overwritten, 24u);
+  Record r;
+  int consumed = 0;
+  ktl::u64 last_seq = 0;
+  while (engine_.consume_next(&r)) {
+    EXPECT_GT(r.seq, last_seq);
+    last_seq = r.seq;
+    ++consumed;
+  }
+  EXPECT_EQ(consumed, 16);
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.consumed, 16u);
+  EXPECT_EQ(c.ring_overwritten, 24u);
+  EXPECT_EQ(c.records, c.consumed + c.ring_overwritten);
+  EXPECT_FALSE(engine_.has_unconsumed());
+}
+
+TEST_F(EngineTest, ConsumerMergesCpusInCompletionOrder) {
+  for (int i = 0; i < 6; ++i) {
+    host::set_current_cpu(i % 3);
+    create(&task_a_, fork_args(13));
+  }
+  Record r;
+  for (ktl::u64 expected = 1; expected <= 6; ++expected) {
+    ASSERT_TRUE(engine_.consume_next(&r));
+    EXPECT_EQ(r.seq, expected);
+  }
+  EXPECT_FALSE(engine_.consume_next(&r));
+}
+
+TEST_F(EngineTest, ResetEmptiesEverythingWithoutCountingLosses) {
+  for (int i = 0; i < 5; ++i) create(&task_a_, fork_args(14));
+  engine_.request_reset();
+  EXPECT_EQ(engine_.counters().creations, 0u);  // stale CPUs read as zero
+  EXPECT_TRUE(records().empty());
+  Record r;
+  EXPECT_FALSE(engine_.consume_next(&r));
+  create(&task_a_, fork_args(14));
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.creations, 1u);
+  EXPECT_EQ(c.records, 1u);
+  EXPECT_EQ(records().size(), 1u);
+  ASSERT_TRUE(engine_.consume_next(&r));
+  EXPECT_EQ(engine_.counters().ring_overwritten, 0u);
+  std::vector<Record> slow(16);
+  EXPECT_EQ(engine_.collect_slowest(slow.data(), slow.size()), 1u);
+}
+
+TEST_F(EngineTest, SlowestKeepsTheLargestInOrder) {
+  const ktl::u64 extras[] = {50, 9000, 10, 700, 30000, 5, 400};
+  for (ktl::u64 extra : extras) create(&task_a_, fork_args(15), 0, extra);
+  std::vector<Record> slow(16);
+  ktl::size_t n = engine_.collect_slowest(slow.data(), slow.size());
+  ASSERT_EQ(n, 4u);  // top_n
+  ktl::u64 previous = ~0ull;
+  for (ktl::size_t i = 0; i < n; ++i) {
+    ktl::u64 key = Engine::slowness(slow[i]);
+    EXPECT_LE(key, previous);
+    previous = key;
+  }
+  Partition p;
+  compute_partition(slow[0].boundary_ns, slow[0].present, false, &p);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kDupMmap)], 30010u);
+  compute_partition(slow[3].boundary_ns, slow[3].present, false, &p);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kDupMmap)], 410u);
+}
+
+TEST_F(EngineTest, RepeatedBoundaryKeepsTheFirstAndIsCounted) {
+  ProbeData kc{}, cp{}, step{};
+  CreationArgs args = fork_args(16);
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+  engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
+  engine_.on_entry(Anchor::kAllocPid, &task_a_, &step, nullptr, tick());
+  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, tick());
+  engine_.on_entry(Anchor::kAllocPid, &task_a_, &step, nullptr, tick());
+  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 3, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, 3, 0, tick());
+  EXPECT_EQ(engine_.counters().repeated_boundaries, 2u);
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].repeated_boundaries, 2);
+}
+
+TEST_F(EngineTest, StatsPerKindAndStage) {
+  for (int i = 0; i < 3; ++i) create(&task_a_, fork_args(17), 0, 1000);
+  CreationArgs thread = fork_args(17);
+  thread.request.flags = clone_flag::kVm | clone_flag::kFs | clone_flag::kFiles |
+                         clone_flag::kSighand | clone_flag::kThread;
+  create(&task_a_, thread);
+  StatsSnapshot stats;
+  engine_.collect_stats(&stats);
+  EXPECT_EQ(stats.rows[kRowTotal][static_cast<int>(Kind::kFork)].count, 3u);
+  EXPECT_EQ(stats.rows[kRowTotal][static_cast<int>(Kind::kThread)].count, 1u);
+  const HistogramSnapshot& mmap = stats.rows[static_cast<int>(Stage::kDupMmap)][0];
+  EXPECT_EQ(mmap.count, 3u);
+  EXPECT_EQ(mmap.min, 1010u);
+  EXPECT_EQ(mmap.max, 1010u);
+}
+
+TEST(EngineInit, RejectsBadConfigs) {
+  EngineConfig bad;
+  bad.inflight_slots = 100;  // not a power of two
+  Engine engine;
+  EXPECT_EQ(engine.init(bad), -FS_EINVAL);
+  EngineConfig zero;
+  zero.ring_records = 0;
+  Engine engine2;
+  EXPECT_EQ(engine2.init(zero), -FS_EINVAL);
+}
+
+}  // namespace
+}  // namespace forkscope
