@@ -40,6 +40,21 @@ enum fs_origin {
 	FS_ORIGIN_KERNEL = 5,
 };
 
+/* Facts about the caller the verdict's refusal and sharing rules need. */
+struct fs_caller_context {
+	int unkillable;			/* current->signal->flags & SIGNAL_UNKILLABLE */
+	int pid_ns_differs;		/* active pid ns != pid_ns_for_children */
+	int time_ns_differs;		/* time_ns != time_ns_for_children */
+	int cap_sys_admin;		/* CAP_SYS_ADMIN in the caller's user ns */
+	int cap_sys_admin_init_ns;	/* ...and that user ns is the initial one */
+	int unprivileged_userns;	/* kernel.unprivileged_userns_clone */
+	int pidfd_is_parent_tid;	/* args->pidfd == args->parent_tid */
+	int has_mm;			/* current->mm != NULL */
+	int has_io_context;		/* current->io_context != NULL */
+	int io_context_prio_valid;	/* ...with a valid ioprio */
+	int group_leader_exit_signal;	/* current->group_leader->exit_signal */
+};
+
 /* Read by the glue at kernel_clone and copy_process entry. */
 struct fs_creation_args {
 	fs_u64 flags;		/* kernel_clone_args.flags */
@@ -51,6 +66,22 @@ struct fs_creation_args {
 	int pid;		/* the calling task */
 	int tgid;
 	char comm[FS_COMM_LEN];
+	struct fs_caller_context caller;
+};
+
+/*
+ * What copy_process did, read by the glue at its successful return: bit
+ * per resource (the core's Resource order: mm, files, fs, sighand, signal,
+ * sysvsem, io, nsproxy, uts, ipc, mnt, pid_for_children, net, cgroup,
+ * time_for_children).
+ */
+struct fs_observation {
+	fs_u32 same_mask;		/* child's pointer == parent's */
+	fs_u32 child_null_mask;		/* child's pointer is NULL */
+	int same_thread_group;		/* child tgid == caller tgid */
+	int parent_is_caller;		/* child real_parent == current */
+	int parent_is_callers_parent;	/* child real_parent == current->real_parent */
+	int exit_signal;		/* child exit_signal */
 };
 
 /* Health of one kernel probe, as the glue sees it; indexed by anchor. */
@@ -96,10 +127,12 @@ int fs_core_on_entry(unsigned int anchor, const void *task, void *data,
 		     const struct fs_creation_args *args, fs_u64 now);
 /*
  * Probe context. retval: kernel_clone's pid_t, copy_process's -errno (0 on
- * success); child_pid: pid of copy_process's new task, else 0.
+ * success); child_pid: pid of copy_process's new task, else 0;
+ * observation: for copy_process's successful return, else NULL.
  */
 void fs_core_on_return(unsigned int anchor, void *data, fs_s64 retval,
-		       int child_pid, fs_u64 now);
+		       int child_pid, const struct fs_observation *observation,
+		       fs_u64 now);
 
 /* The text of one debugfs file. */
 enum fs_file {
@@ -113,6 +146,7 @@ enum fs_file {
 	FS_FILE_SLOWEST,
 	FS_FILE_CONTROL,
 	FS_FILE_FILTER,
+	FS_FILE_VERDICTS,
 };
 
 struct fs_text {

@@ -59,6 +59,31 @@ FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
   out.tgid = in.tgid;
   ktl::copy_bytes(out.comm, in.comm, kCommLength);
   out.comm[kCommLength - 1] = '\0';
+  const fs_caller_context& c = in.caller;
+  out.caller.unkillable = c.unkillable != 0;
+  out.caller.pid_ns_differs = c.pid_ns_differs != 0;
+  out.caller.time_ns_differs = c.time_ns_differs != 0;
+  out.caller.cap_sys_admin = c.cap_sys_admin != 0;
+  out.caller.cap_sys_admin_init_ns = c.cap_sys_admin_init_ns != 0;
+  out.caller.unprivileged_userns = c.unprivileged_userns != 0;
+  out.caller.pidfd_is_parent_tid = c.pidfd_is_parent_tid != 0;
+  out.caller.has_mm = c.has_mm != 0;
+  out.caller.has_io_context = c.has_io_context != 0;
+  out.caller.io_context_prio_valid = c.io_context_prio_valid != 0;
+  out.caller.group_leader_exit_signal = c.group_leader_exit_signal;
+  return out;
+}
+
+FS_PROBE_CONTEXT Observation to_observation(const fs_observation& in) {
+  Observation out;
+  for (ktl::size_t r = 0; r < kResourceCount; ++r) {
+    out.same[r] = (in.same_mask >> r) & 1;
+    out.child_null[r] = (in.child_null_mask >> r) & 1;
+  }
+  out.same_thread_group = in.same_thread_group != 0;
+  out.parent_is_caller = in.parent_is_caller != 0;
+  out.parent_is_callers_parent = in.parent_is_callers_parent != 0;
+  out.exit_signal = in.exit_signal;
   return out;
 }
 
@@ -183,11 +208,18 @@ extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void
 }
 
 extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data, fs_s64 retval,
-                                                   int child_pid, fs_u64 now) {
+                                                   int child_pid,
+                                                   const struct fs_observation* observation,
+                                                   fs_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return;
-  engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), retval, child_pid,
-                    now);
+  auto* probe_data = static_cast<ProbeData*>(data);
+  if (observation == nullptr) {
+    engine->on_return(static_cast<Anchor>(anchor), probe_data, retval, child_pid, nullptr, now);
+    return;
+  }
+  Observation seen = to_observation(*observation);
+  engine->on_return(static_cast<Anchor>(anchor), probe_data, retval, child_pid, &seen, now);
 }
 
 extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* info,
@@ -255,6 +287,16 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
                              }
                            }
                          });
+    }
+    case FS_FILE_VERDICTS: {
+      EngineCounters counters = engine->counters();
+      ktl::size_t capacity = engine->mismatch_capacity_total();
+      ScopedArray<Record> records(capacity);
+      if (records.get() == nullptr) return -FS_ENOMEM;
+      ktl::size_t n = engine->collect_mismatches(records.get(), capacity);
+      return render_into(out, 1024 + n * (kTraceLineMax + 1024), [&](ktl::StringBuilder& b) {
+        append_verdicts(b, counters, records.get(), n);
+      });
     }
     case FS_FILE_CONTROL:
       return render_into(out, 256, [&](ktl::StringBuilder& b) {

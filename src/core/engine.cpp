@@ -54,10 +54,12 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::OwnedCounter repeated_boundaries;
   ktl::OwnedCounter dropped_boundaries;
   ktl::OwnedCounter stale_slots;
+  ktl::OwnedCounter verdicts[3];
   ktl::OwnedCounter anchor_tracked[kAnchorCount];
   ktl::OwnedCounter anchor_other[kAnchorCount];
   ktl::u32 sample_tick = 0;
   RecordRing ring;
+  RecordRing mismatches;
   Histogram* histograms = nullptr;  // [kStatRows][kKindCount]
   RecordSlot* slowest = nullptr;    // top_n entries
   ktl::u64* slowest_key = nullptr;  // owner's copy of each entry's slowness
@@ -84,6 +86,8 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
     repeated_boundaries.reset();
     dropped_boundaries.reset();
     stale_slots.reset();
+    for (auto& c : verdicts) c.reset();
+    mismatches.reset();
     for (auto& c : anchor_tracked) c.reset();
     for (auto& c : anchor_other) c.reset();
     ring.reset();
@@ -140,6 +144,8 @@ int Engine::init(const EngineConfig& config) {
     CpuState& state = cpus_->at(cpu);
     state.generation = reset_generation_.load();
     err = state.ring.init(config.ring_records);
+    if (err != 0) return err;
+    err = state.mismatches.init(kMismatchRing);
     if (err != 0) return err;
     ktl::AllocChecker ac_hist;
     state.histograms = new (ac_hist) Histogram[kStatRows * kKindCount];
@@ -229,6 +235,10 @@ FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* d
       record.child_pid = 0;
       record.cpu_start = static_cast<ktl::u16>(fs_platform_cpu());
       record.repeated_boundaries = 0;
+      predict(args.request, args.caller, &record.prediction);
+      record.observation = Observation{};
+      record.verdict = Verdict{};
+      record.verdict.reason = "creation did not reach copy_process";
       data->slot = slot;
       mark(slot, entry_boundary(anchor), now, cpu);
     }
@@ -292,7 +302,8 @@ FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState
 }
 
 FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64 retval,
-                                        ktl::s32 child_pid, ktl::u64 now) {
+                                        ktl::s32 child_pid, const Observation* observation,
+                                        ktl::u64 now) {
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return;
   const AnchorRole role = anchor_info(anchor).role;
@@ -305,7 +316,10 @@ FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64
     }
     if (slot != nullptr) {
       mark(slot, return_boundary(anchor), now, cpu);
-      slot->record.child_pid = child_pid;
+      Record& record = slot->record;
+      record.child_pid = child_pid;
+      if (observation != nullptr) record.observation = *observation;
+      record.verdict = judge(record.prediction, retval, record.observation);
     }
     if (!data->began_here) return;
     // An io worker: its creation ends with copy_process.
@@ -339,6 +353,12 @@ FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState*
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
   if (partition.dropped_boundaries != 0) cpu->dropped_boundaries.add(partition.dropped_boundaries);
+  if ((record.present & (ktl::u64{1} << kCopyProcessReturn)) == 0 && ret < 0) {
+    // Refused before copy_process (kernel_clone's own check).
+    record.verdict = judge(record.prediction, ret, record.observation);
+  }
+  cpu->verdicts[static_cast<ktl::size_t>(record.verdict.kind)].add(1);
+  if (record.verdict.kind == VerdictKind::kMismatch) cpu->mismatches.push(record);
   if (ret > 0) {
     // Statistics describe successful creations; failures are in the records.
     for (ktl::size_t stage = 0; stage < kStageCount; ++stage) {
@@ -401,6 +421,7 @@ EngineCounters Engine::counters() const {
     sum.repeated_boundaries += cpu.repeated_boundaries.read();
     sum.dropped_boundaries += cpu.dropped_boundaries.read();
     sum.stale_slots += cpu.stale_slots.read();
+    for (ktl::size_t v = 0; v < 3; ++v) sum.verdicts[v] += cpu.verdicts[v].read();
     for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
       sum.anchor_tracked[a] += cpu.anchor_tracked[a].read();
       sum.anchor_other[a] += cpu.anchor_other[a].read();
@@ -444,6 +465,20 @@ ktl::size_t Engine::collect_records(Record* out, ktl::size_t max) const {
     ktl::u64 end = cpu.ring.written();
     for (ktl::u64 index = cpu.ring.oldest(); index < end && n < max; ++index) {
       if (cpu.ring.read(index, &out[n])) ++n;
+    }
+  }
+  sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });
+  return n;
+}
+
+ktl::size_t Engine::collect_mismatches(Record* out, ktl::size_t max) const {
+  ktl::size_t n = 0;
+  for (ktl::u32 i = 0; i < cpus_->size() && n < max; ++i) {
+    const CpuState& cpu = cpus_->at(i);
+    if (!cpu_is_current(cpu)) continue;
+    ktl::u64 end = cpu.mismatches.written();
+    for (ktl::u64 index = cpu.mismatches.oldest(); index < end && n < max; ++index) {
+      if (cpu.mismatches.read(index, &out[n])) ++n;
     }
   }
   sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });

@@ -46,6 +46,7 @@ struct CreationArgs {
   ktl::s32 pid = 0;
   ktl::s32 tgid = 0;
   char comm[kCommLength] = {};
+  CallerContext caller;
 };
 
 // Statistics rows: one per stage, then these two.
@@ -67,6 +68,7 @@ struct EngineCounters {
   ktl::u64 dropped_boundaries = 0;   // out-of-order boundary ignored by the partition
   ktl::u64 stale_slots = 0;          // a task began a creation while one was still open
   ktl::u64 unattributed = 0;         // events on a CPU id beyond the table
+  ktl::u64 verdicts[3] = {};         // by VerdictKind, for recorded creations
   ktl::u64 anchor_tracked[kAnchorCount] = {};  // entries inside a tracked creation
   ktl::u64 anchor_other[kAnchorCount] = {};    // entries outside one (other callers, untracked)
 };
@@ -90,7 +92,8 @@ class Engine {
                ktl::u64 now);
   // Probe context. retval: kernel_clone's pid_t or copy_process's -errno
   // (0 on success); child_pid: copy_process's new task pid, else 0.
-  void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid, ktl::u64 now);
+  void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid,
+                 const Observation* observation, ktl::u64 now);
 
   // Control; process context, serialized by the caller.
   void set_enabled(bool enabled) { enabled_.store(enabled); }
@@ -108,6 +111,12 @@ class Engine {
   EngineCounters counters() const;
   // Up to max finished records still in the rings, oldest first.
   ktl::size_t collect_records(Record* out, ktl::size_t max) const;
+  // Up to max recent verdict mismatches, oldest first.
+  ktl::size_t collect_mismatches(Record* out, ktl::size_t max) const;
+  ktl::size_t mismatch_capacity_total() const {
+    return static_cast<ktl::size_t>(kMismatchRing) * config_.nr_cpus;
+  }
+  static constexpr ktl::u32 kMismatchRing = 32;  // per CPU
   // Up to max slowest records since reset, slowest first.
   ktl::size_t collect_slowest(Record* out, ktl::size_t max) const;
   void collect_stats(StatsSnapshot* out) const;

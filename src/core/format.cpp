@@ -84,6 +84,12 @@ void append_trace_line(ktl::StringBuilder& out, const Record& record) {
   out.append(" cpu").append_u64(record.cpu_start).append("->").append_u64(record.cpu_end);
   out.append(" flags=");
   append_clone_flags(out, record.request.flags, record.request.exit_signal);
+  if (record.verdict.kind == VerdictKind::kMismatch) {
+    // News: a kernel change or a bug in the model. Shout.
+    out.append(" VERDICT=MISMATCH(").append(record.verdict.reason).append_char(')');
+  } else {
+    out.append(" verdict=").append(verdict_name(record.verdict.kind));
+  }
   out.append(" total=");
   append_duration(out, partition.total_ns);
   if (partition.copy_process_ns != 0) {
@@ -276,6 +282,36 @@ void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
   for_each_row(append_hist_row, &ctx);
 }
 
+void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
+                     const Record* mismatches, ktl::size_t count) {
+  out.append("# forkscope verdicts: each recorded creation's flags predicted what copy_process\n");
+  out.append("# would refuse, share, copy or create; the new task was then observed.\n");
+  out.append("checked ").append_u64(counters.verdicts[0] + counters.verdicts[1]).append_char('\n');
+  out.append("matched ").append_u64(counters.verdicts[0]).append_char('\n');
+  out.append("mismatched ").append_u64(counters.verdicts[1]).append_char('\n');
+  out.append("unchecked ").append_u64(counters.verdicts[2]).append_char('\n');
+  if (count == 0) {
+    out.append("\nno mismatches\n");
+    return;
+  }
+  out.append("\n!!! ").append_u64(count);
+  out.append(" recent MISMATCHES: a kernel change or a bug in forkscope's model !!!\n");
+  for (ktl::size_t i = 0; i < count; ++i) {
+    const Record& record = mismatches[i];
+    out.append("\n");
+    append_trace_line(out, record);
+    out.append("  reason:    ").append(record.verdict.reason).append_char('\n');
+    out.append("  predicted: errno=").append_s64(record.prediction.error);
+    if (record.prediction.rule != nullptr)
+      out.append(" (").append(record.prediction.rule).append_char(')');
+    out.append_char(' ');
+    append_prediction(out, record.prediction);
+    out.append("\n  observed:  ret=").append_s64(record.ret).append_char(' ');
+    if (record.ret > 0) append_observation(out, record.observation);
+    out.append_char('\n');
+  }
+}
+
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count) {
   out.append("# forkscope: the ").append_u64(count);
   out.append(" slowest creations since reset (by total time without the vfork wait)\n");
@@ -376,6 +412,10 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
   line("repeated_boundaries", counters.repeated_boundaries);
   line("dropped_boundaries", counters.dropped_boundaries);
   line("stale_slots", counters.stale_slots);
+  line("verdict_checked", counters.verdicts[0] + counters.verdicts[1]);
+  line("verdict_matched", counters.verdicts[0]);
+  line("verdict_mismatched", counters.verdicts[1]);
+  line("verdict_unchecked", counters.verdicts[2]);
   line("unattributed", counters.unattributed);
   ktl::u64 missed = 0;
   for (ktl::size_t i = 0; i < nr_probes; ++i) missed += probes[i].missed;

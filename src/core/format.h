@@ -27,6 +27,9 @@ void append_errno_name(ktl::StringBuilder& out, ktl::s64 error);
 void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, HistogramSnapshot* scratch);
 void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
                        HistogramSnapshot* scratch);
+// Verdict totals, then every recent mismatch in full.
+void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
+                     const Record* mismatches, ktl::size_t count);
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
 // probes: the glue's view of each anchor, indexed by Anchor.
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,

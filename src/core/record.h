@@ -8,6 +8,7 @@
 
 #include "creation.h"
 #include "stage_model.h"
+#include "verdict.h"
 
 namespace forkscope {
 
@@ -27,9 +28,12 @@ struct Record {
   ktl::u16 cpu_start = 0;
   ktl::u16 cpu_end = 0;
   ktl::u16 repeated_boundaries = 0;  // a boundary crossed twice: later crossings ignored
+  Prediction prediction;             // from the flags and the caller, at the start
+  Observation observation;           // at copy_process's successful return
+  Verdict verdict;
 
   bool vfork() const { return (request.flags & clone_flag::kVfork) != 0; }
-  bool succeeded() const { return ret > 0 || (ret == 0 && child_pid > 0); }
+  bool succeeded() const { return ret > 0; }
 };
 
 }  // namespace forkscope

@@ -17,6 +17,8 @@ int fs_symbols_resolve(const char *deny_list);
 void fs_symbols_release(void);
 unsigned long fs_symbol_address(unsigned int anchor);
 const char *fs_symbol_name(unsigned int anchor);	/* NULL if absent */
+/* Debian's kernel.unprivileged_userns_clone, or NULL if this kernel lacks it. */
+const int *fs_unprivileged_userns_clone(void);
 
 /* probes.c: one kretprobe per resolved anchor. */
 int fs_probes_register(int max_inflight);

@@ -4,8 +4,18 @@
  * timestamp first, reads the few arguments its anchor needs, and hands the
  * event to the C++ core. Nothing here sleeps, allocates or locks.
  */
+#include <linux/cred.h>
 #include <linux/err.h>
+#include <linux/fdtable.h>
+#include <linux/fs_struct.h>
+#include <linux/iocontext.h>
+#include <linux/ioprio.h>
+#include <linux/ipc_namespace.h>
 #include <linux/kprobes.h>
+#include <linux/nsproxy.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
+#include <linux/time_namespace.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -36,6 +46,101 @@ fs_probe_of(struct kretprobe_instance *ri)
 	return container_of(get_kretprobe(ri), struct fs_anchor_probe, rp);
 }
 
+/* What the verdict's rules need to know about the calling task. */
+static void fs_read_caller(struct fs_caller_context *out,
+			   const struct kernel_clone_args *args)
+{
+	struct nsproxy *ns = current->nsproxy;
+	struct io_context *ioc = current->io_context;
+	const int *userns_clone = fs_unprivileged_userns_clone();
+
+	out->unkillable = !!(current->signal->flags & SIGNAL_UNKILLABLE);
+	out->pid_ns_differs = ns && task_active_pid_ns(current) != ns->pid_ns_for_children;
+#ifdef CONFIG_TIME_NS
+	out->time_ns_differs = ns && ns->time_ns != ns->time_ns_for_children;
+#else
+	out->time_ns_differs = 0;
+#endif
+	/*
+	 * The effective set, without asking LSMs (not safe in a probe):
+	 * ns_capable() in the caller's user ns, and capable() when that is
+	 * the initial one.
+	 */
+	out->cap_sys_admin = cap_raised(current_cred()->cap_effective, CAP_SYS_ADMIN);
+	out->cap_sys_admin_init_ns = out->cap_sys_admin &&
+				     current_user_ns() == &init_user_ns;
+	out->unprivileged_userns = userns_clone ? READ_ONCE(*userns_clone) : 1;
+	out->pidfd_is_parent_tid = args->pidfd == args->parent_tid;
+	out->has_mm = current->mm != NULL;
+	out->has_io_context = ioc != NULL;
+	out->io_context_prio_valid = ioc && ioprio_valid(ioc->ioprio);
+	out->group_leader_exit_signal = current->group_leader->exit_signal;
+}
+NOKPROBE_SYMBOL(fs_read_caller);
+
+/* Bit per resource, in the core's Resource order (see core.h). */
+enum {
+	FS_RES_MM, FS_RES_FILES, FS_RES_FS, FS_RES_SIGHAND, FS_RES_SIGNAL,
+	FS_RES_SYSVSEM, FS_RES_IO, FS_RES_NSPROXY, FS_RES_UTS, FS_RES_IPC,
+	FS_RES_MNT, FS_RES_PID_FOR_CHILDREN, FS_RES_NET, FS_RES_CGROUP,
+	FS_RES_TIME_FOR_CHILDREN,
+};
+
+static __always_inline void fs_compare(struct fs_observation *out, int bit,
+				       const void *child, const void *parent)
+{
+	if (child == parent)
+		out->same_mask |= 1U << bit;
+	if (!child)
+		out->child_null_mask |= 1U << bit;
+}
+
+/*
+ * The new task p, at copy_process's return: not yet woken, so its fields
+ * are still the ones copy_process set. real_parent is read under RCU (the
+ * handler runs with preemption disabled).
+ */
+static void fs_observe(struct fs_observation *out, struct task_struct *p)
+{
+	struct nsproxy *cns = p->nsproxy, *pns = current->nsproxy;
+	struct task_struct *parent = rcu_dereference(p->real_parent);
+
+	memset(out, 0, sizeof(*out));
+	fs_compare(out, FS_RES_MM, p->mm, current->mm);
+	fs_compare(out, FS_RES_FILES, p->files, current->files);
+	fs_compare(out, FS_RES_FS, p->fs, current->fs);
+	fs_compare(out, FS_RES_SIGHAND, p->sighand, current->sighand);
+	fs_compare(out, FS_RES_SIGNAL, p->signal, current->signal);
+#ifdef CONFIG_SYSVIPC
+	fs_compare(out, FS_RES_SYSVSEM, p->sysvsem.undo_list,
+		   current->sysvsem.undo_list);
+#else
+	fs_compare(out, FS_RES_SYSVSEM, NULL, NULL);
+#endif
+	fs_compare(out, FS_RES_IO, p->io_context, current->io_context);
+	fs_compare(out, FS_RES_NSPROXY, cns, pns);
+	if (cns && pns) {
+		fs_compare(out, FS_RES_UTS, cns->uts_ns, pns->uts_ns);
+		fs_compare(out, FS_RES_IPC, cns->ipc_ns, pns->ipc_ns);
+		fs_compare(out, FS_RES_MNT, cns->mnt_ns, pns->mnt_ns);
+		fs_compare(out, FS_RES_PID_FOR_CHILDREN, cns->pid_ns_for_children,
+			   pns->pid_ns_for_children);
+		fs_compare(out, FS_RES_NET, cns->net_ns, pns->net_ns);
+		fs_compare(out, FS_RES_CGROUP, cns->cgroup_ns, pns->cgroup_ns);
+#ifdef CONFIG_TIME_NS
+		fs_compare(out, FS_RES_TIME_FOR_CHILDREN,
+			   cns->time_ns_for_children, pns->time_ns_for_children);
+#else
+		fs_compare(out, FS_RES_TIME_FOR_CHILDREN, NULL, NULL);
+#endif
+	}
+	out->same_thread_group = p->tgid == current->tgid;
+	out->parent_is_caller = parent == current;
+	out->parent_is_callers_parent = parent == rcu_dereference(current->real_parent);
+	out->exit_signal = p->exit_signal;
+}
+NOKPROBE_SYMBOL(fs_observe);
+
 /* kernel_clone_args of kernel_clone (1st argument) or copy_process (4th). */
 static void fs_read_creation_args(struct fs_creation_args *out,
 				  const struct kernel_clone_args *args)
@@ -51,6 +156,7 @@ static void fs_read_creation_args(struct fs_creation_args *out,
 	/* As tracers do: a racy copy of comm, always NUL-terminated. */
 	memcpy(out->comm, current->comm, FS_COMM_LEN);
 	out->comm[FS_COMM_LEN - 1] = '\0';
+	fs_read_caller(&out->caller, args);
 }
 NOKPROBE_SYMBOL(fs_read_creation_args);
 
@@ -80,6 +186,7 @@ static int fs_return_handler(struct kretprobe_instance *ri,
 	u64 now = ktime_get_mono_fast_ns();
 	struct fs_anchor_probe *probe = fs_probe_of(ri);
 	unsigned long value = regs_return_value(regs);
+	struct fs_observation seen, *observation = NULL;
 	s64 ret = 0;
 	int child_pid = 0;
 
@@ -89,11 +196,15 @@ static int fs_return_handler(struct kretprobe_instance *ri,
 	} else if (probe->role == FS_ROLE_COPY_PROCESS) {
 		if (IS_ERR((void *)value))
 			ret = PTR_ERR((void *)value);
-		else
+		else {
 			/* Not yet woken: the new task cannot exit under us. */
 			child_pid = ((struct task_struct *)value)->pid;
+			fs_observe(&seen, (struct task_struct *)value);
+			observation = &seen;
+		}
 	}
-	fs_core_on_return(probe->anchor, ri->data, ret, child_pid, now);
+	fs_core_on_return(probe->anchor, ri->data, ret, child_pid, observation,
+			  now);
 	return 0;
 }
 NOKPROBE_SYMBOL(fs_return_handler);

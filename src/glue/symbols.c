@@ -19,6 +19,8 @@ struct fs_symbol {
 
 static struct fs_symbol *fs_symbols;
 static unsigned int fs_nr_symbols;
+/* Data the verdict reads; optional (a Debian patch). */
+static const int *fs_userns_clone;
 
 /* Suffixes GCC adds to specialised copies of a static function. */
 static const char *const fs_clone_suffixes[] = {
@@ -121,7 +123,14 @@ int fs_symbols_resolve(const char *deny_list)
 			pr_notice("kernel symbol %s not found: its stage merges into its neighbour (see stages)\n",
 				  desc.names[0]);
 	}
+	fs_userns_clone = fs_name_denied(deny_list, "unprivileged_userns_clone") ? NULL :
+			  (const int *)lookup("unprivileged_userns_clone");
 	return 0;
+}
+
+const int *fs_unprivileged_userns_clone(void)
+{
+	return fs_userns_clone;
 }
 
 void fs_symbols_release(void)

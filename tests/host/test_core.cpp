@@ -48,6 +48,12 @@ void simulate_fork(const void* task, int pid, int child, unsigned long long& now
   args.pid = args.tgid = pid;
   std::strcpy(args.comm, "bash");
   alignas(16) unsigned char data[64][32] = {};
+  // What a glibc fork's child looks like: everything copied, same nsproxy.
+  fs_observation seen{};
+  seen.same_mask = 0x7f80;      // nsproxy and its members
+  seen.child_null_mask = 0x60;  // no sysvsem undo list, no io_context
+  seen.parent_is_caller = 1;
+  seen.exit_signal = 17;
   unsigned int n = fs_core_anchor_count();
   ASSERT_LE(fs_core_probe_data_size(), sizeof(data[0]));
   EXPECT_EQ(fs_core_on_entry(0, task, data[0], &args, now += 100), 0);
@@ -55,12 +61,12 @@ void simulate_fork(const void* task, int pid, int child, unsigned long long& now
   for (unsigned int a = 2; a + 1 < n; ++a) {
     // Steps of an untracked creation skip their return probe.
     EXPECT_EQ(fs_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
-    fs_core_on_return(a, data[a], 0, 0, now += 100);
+    fs_core_on_return(a, data[a], 0, 0, nullptr, now += 100);
   }
-  fs_core_on_return(1, data[1], 0, child, now += 100);
+  fs_core_on_return(1, data[1], 0, child, &seen, now += 100);
   fs_core_on_entry(n - 1, task, data[n - 1], nullptr, now += 100);
-  fs_core_on_return(n - 1, data[n - 1], 0, 0, now += 100);
-  fs_core_on_return(0, data[0], child, 0, now += 100);
+  fs_core_on_return(n - 1, data[n - 1], 0, 0, nullptr, now += 100);
+  fs_core_on_return(0, data[0], child, 0, nullptr, now += 100);
 }
 
 class CoreTest : public ::testing::Test {
@@ -216,7 +222,7 @@ TEST(CoreInit, RejectsABadConfiguration) {
 TEST(CoreInit, EventsAndReadsBeforeInitAreHarmless) {
   unsigned char data[32] = {};
   EXPECT_EQ(fs_core_on_entry(0, &data, data, nullptr, 1), 1);
-  fs_core_on_return(0, data, 5, 0, 2);
+  fs_core_on_return(0, data, 5, 0, nullptr, 2);
   fs_text text{};
   EXPECT_EQ(fs_core_render(FS_FILE_COUNTERS, nullptr, nullptr, 0, &text), -FS_EINVAL);
   const char* why = nullptr;

@@ -51,16 +51,16 @@ class EngineTest : public ::testing::Test {
       if (fails && anchor == Anchor::kDupMmap) break;  // failed in copy_mm
       engine_.on_entry(anchor, task, &step, nullptr, tick());
       if (anchor == Anchor::kDupMmap) clock_ += dup_mmap_extra;
-      engine_.on_return(anchor, &step, 0, 0, tick());
+      engine_.on_return(anchor, &step, 0, 0, nullptr, tick());
     }
     ktl::s32 child = fails ? 0 : next_pid_;
-    engine_.on_return(Anchor::kCopyProcess, &cp, fails ? ret : 0, child, tick());
+    engine_.on_return(Anchor::kCopyProcess, &cp, fails ? ret : 0, child, nullptr, tick());
     if (!fails) {
       engine_.on_entry(Anchor::kWakeUpNewTask, task, &step, nullptr, tick());
-      engine_.on_return(Anchor::kWakeUpNewTask, &step, 0, 0, tick());
+      engine_.on_return(Anchor::kWakeUpNewTask, &step, 0, 0, nullptr, tick());
       if (vfork_wait) clock_ += 1000000;
     }
-    engine_.on_return(Anchor::kKernelClone, &kc, fails ? ret : next_pid_++, 0, tick());
+    engine_.on_return(Anchor::kKernelClone, &kc, fails ? ret : next_pid_++, 0, nullptr, tick());
   }
 
   std::vector<Record> records() {
@@ -114,13 +114,13 @@ TEST_F(EngineTest, InterleavedCreationsOnTwoCpusStaySeparate) {
   engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp_a, &a, tick());
   engine_.on_entry(Anchor::kDupMmap, &task_a_, &step, nullptr, tick());
   clock_ += 777;
-  engine_.on_return(Anchor::kDupMmap, &step, 0, 0, tick());
+  engine_.on_return(Anchor::kDupMmap, &step, 0, 0, nullptr, tick());
   host::set_current_cpu(1);  // a migrated: its copy_process returns on cpu 1
-  engine_.on_return(Anchor::kCopyProcess, &cp_a, 0, 11, tick());
-  engine_.on_return(Anchor::kCopyProcess, &cp_b, 0, 22, tick());
-  engine_.on_return(Anchor::kKernelClone, &kc_b, 22, 0, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp_a, 0, 11, nullptr, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp_b, 0, 22, nullptr, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc_b, 22, 0, nullptr, tick());
   host::set_current_cpu(2);
-  engine_.on_return(Anchor::kKernelClone, &kc_a, 11, 0, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc_a, 11, 0, nullptr, tick());
   auto recs = records();
   ASSERT_EQ(recs.size(), 2u);
   const Record& first = recs[0];
@@ -154,8 +154,8 @@ TEST_F(EngineTest, FullTableMeansUntrackedButStillCounted) {
   EXPECT_EQ(first.decision, Decision::kTracked);
   EXPECT_EQ(second.decision, Decision::kUntracked);
   engine.on_entry(Anchor::kCopyProcess, &task_b_, &cp, &args, tick());
-  engine.on_return(Anchor::kCopyProcess, &cp, 0, 9, tick());
-  engine.on_return(Anchor::kKernelClone, &second, 9, 0, tick());
+  engine.on_return(Anchor::kCopyProcess, &cp, 0, 9, nullptr, tick());
+  engine.on_return(Anchor::kKernelClone, &second, 9, 0, nullptr, tick());
   EngineCounters c = engine.counters();
   EXPECT_EQ(c.creations, 1u);
   EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kUntracked)], 1u);
@@ -208,7 +208,7 @@ TEST_F(EngineTest, KernelCloneFailingBeforeCopyProcess) {
   ProbeData kc{};
   CreationArgs args = fork_args(9);
   engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
-  engine_.on_return(Anchor::kKernelClone, &kc, -22, 0, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, -22, 0, nullptr, tick());
   auto recs = records();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].ret, -22);
@@ -228,8 +228,8 @@ TEST_F(EngineTest, IoWorkerBeginsAtCopyProcess) {
   ProbeData cp{}, step{};
   EXPECT_EQ(engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick()), 0);
   engine_.on_entry(Anchor::kCopyThread, &task_a_, &step, nullptr, tick());
-  engine_.on_return(Anchor::kCopyThread, &step, 0, 0, tick());
-  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 77, tick());
+  engine_.on_return(Anchor::kCopyThread, &step, 0, 0, nullptr, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 77, nullptr, tick());
   auto recs = records();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, Kind::kIoWorker);
@@ -330,11 +330,11 @@ TEST_F(EngineTest, RepeatedBoundaryKeepsTheFirstAndIsCounted) {
   engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
   engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
   engine_.on_entry(Anchor::kAllocPid, &task_a_, &step, nullptr, tick());
-  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, tick());
+  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, nullptr, tick());
   engine_.on_entry(Anchor::kAllocPid, &task_a_, &step, nullptr, tick());
-  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, tick());
-  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 3, tick());
-  engine_.on_return(Anchor::kKernelClone, &kc, 3, 0, tick());
+  engine_.on_return(Anchor::kAllocPid, &step, 0, 0, nullptr, tick());
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, 3, nullptr, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, 3, 0, nullptr, tick());
   EXPECT_EQ(engine_.counters().repeated_boundaries, 2u);
   auto recs = records();
   ASSERT_EQ(recs.size(), 1u);
