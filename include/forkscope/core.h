@@ -20,7 +20,10 @@ extern "C" {
 enum fs_anchor_role {
 	FS_ROLE_CREATION_START = 0,	/* kernel_clone */
 	FS_ROLE_COPY_PROCESS = 1,	/* copy_process */
-	FS_ROLE_STEP = 2,		/* a step inside copy_process/kernel_clone */
+	FS_ROLE_STEP = 2,		/* a step inside a creation or an exec */
+	FS_ROLE_EXEC_START = 3,		/* do_execveat_common */
+	FS_ROLE_EXEC_FILENAME = 4,	/* alloc_bprm: also names the file */
+	FS_ROLE_EXIT = 5,		/* do_exit: entry only */
 };
 
 /* One kernel function forkscope probes; the table is the core's. */
@@ -67,6 +70,7 @@ struct fs_creation_args {
 	int tgid;
 	char comm[FS_COMM_LEN];
 	struct fs_caller_context caller;
+	const char *filename;	/* FS_ROLE_EXEC_FILENAME: the file's name */
 };
 
 /*
@@ -103,6 +107,7 @@ struct fs_core_config {
 	unsigned int inflight_slots;	/* creations tracked at once; power of two */
 	unsigned int ring_records;	/* records kept per CPU */
 	unsigned int top_n;		/* size of the slowest list */
+	unsigned int spawn_slots;	/* children awaiting their first exec; power of two */
 };
 
 /* The anchor table. Any context. */
@@ -125,14 +130,18 @@ void fs_core_set_available_anchors(fs_u64 mask);
  */
 int fs_core_on_entry(unsigned int anchor, const void *task, void *data,
 		     const struct fs_creation_args *args, fs_u64 now);
-/*
- * Probe context. retval: kernel_clone's pid_t, copy_process's -errno (0 on
- * success); child_pid: pid of copy_process's new task, else 0;
- * observation: for copy_process's successful return, else NULL.
- */
-void fs_core_on_return(unsigned int anchor, void *data, fs_s64 retval,
-		       int child_pid, const struct fs_observation *observation,
-		       fs_u64 now);
+/* What a return handler read. */
+struct fs_return_facts {
+	fs_s64 retval;		/* kernel_clone's pid_t; copy_process's -errno or 0; exec's result */
+	int child_pid;		/* copy_process: the new task's pid */
+	const void *child_task;	/* copy_process: the new task */
+	const struct fs_observation *observation;	/* copy_process success, else NULL */
+	const char *comm;	/* do_execveat_common: current->comm afterwards */
+};
+
+/* Probe context. */
+void fs_core_on_return(unsigned int anchor, void *data,
+		       const struct fs_return_facts *facts, fs_u64 now);
 
 /* The text of one debugfs file. */
 enum fs_file {
@@ -147,6 +156,7 @@ enum fs_file {
 	FS_FILE_CONTROL,
 	FS_FILE_FILTER,
 	FS_FILE_VERDICTS,
+	FS_FILE_SPAWNS,
 };
 
 struct fs_text {

@@ -71,6 +71,7 @@ FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
   out.caller.has_io_context = c.has_io_context != 0;
   out.caller.io_context_prio_valid = c.io_context_prio_valid != 0;
   out.caller.group_leader_exit_signal = c.group_leader_exit_signal;
+  out.filename = in.filename;
   return out;
 }
 
@@ -178,6 +179,7 @@ extern "C" int fs_core_init(const struct fs_core_config* config) {
   engine_config.inflight_slots = config->inflight_slots;
   engine_config.ring_records = config->ring_records;
   engine_config.top_n = config->top_n;
+  engine_config.spawn_slots = config->spawn_slots;
   int err = engine->init(engine_config);
   if (err != 0) {
     fs_platform_log(FS_LOG_ERR, err == -FS_ENOMEM ? "out of memory allocating per-CPU state"
@@ -207,19 +209,21 @@ extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void
   return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, &creation, now);
 }
 
-extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data, fs_s64 retval,
-                                                   int child_pid,
-                                                   const struct fs_observation* observation,
-                                                   fs_u64 now) {
+extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data,
+                                                   const struct fs_return_facts* in, fs_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return;
-  auto* probe_data = static_cast<ProbeData*>(data);
-  if (observation == nullptr) {
-    engine->on_return(static_cast<Anchor>(anchor), probe_data, retval, child_pid, nullptr, now);
-    return;
+  ReturnFacts facts;
+  facts.retval = in->retval;
+  facts.child_pid = in->child_pid;
+  facts.child_task = in->child_task;
+  facts.comm = in->comm;
+  Observation seen;
+  if (in->observation != nullptr) {
+    seen = to_observation(*in->observation);
+    facts.observation = &seen;
   }
-  Observation seen = to_observation(*observation);
-  engine->on_return(static_cast<Anchor>(anchor), probe_data, retval, child_pid, &seen, now);
+  engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), facts, now);
 }
 
 extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* info,
@@ -297,6 +301,14 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
       return render_into(out, 1024 + n * (kTraceLineMax + 1024), [&](ktl::StringBuilder& b) {
         append_verdicts(b, counters, records.get(), n);
       });
+    }
+    case FS_FILE_SPAWNS: {
+      ktl::size_t capacity = engine->ring_capacity_total();
+      ScopedArray<Record> records(capacity);
+      if (records.get() == nullptr) return -FS_ENOMEM;
+      ktl::size_t n = engine->collect_records(records.get(), capacity);
+      return render_into(out, 512 + n * kTraceLineMax,
+                         [&](ktl::StringBuilder& b) { append_spawns(b, records.get(), n); });
     }
     case FS_FILE_CONTROL:
       return render_into(out, 256, [&](ktl::StringBuilder& b) {

@@ -12,7 +12,7 @@ namespace {
 
 // Indexed by Kind; must stay in enum order.
 constexpr const char* kKindNames[] = {
-    "fork", "vfork", "thread", "clone", "clone3", "kthread", "io_worker", "umh",
+    "fork", "vfork", "thread", "clone", "clone3", "kthread", "io_worker", "umh", "exec",
 };
 static_assert(ktl::size(kKindNames) == static_cast<ktl::size_t>(Kind::kCount),
               "kKindNames must name every Kind");

@@ -19,6 +19,7 @@ enum class Kind : ktl::u8 {
   kKthread,   // kernel_thread (kthreadd): args->kthread
   kIoWorker,  // create_io_thread (io_uring workers): args->io_thread
   kUmh,       // user_mode_thread (usermode helpers): args->fn set, not kthread
+  kExec,      // not a creation: an execve, for statistics and filters
   kCount,
 };
 

@@ -15,32 +15,48 @@ struct InflightSlot {
   Record record;
 };
 
-struct Engine::InflightTable {
-  static constexpr ktl::u32 kWindow = 16;  // bounded probe sequence
-  InflightSlot* slots = nullptr;
+// A child that has been forked and has not yet exec'd or exited.
+struct Engine::SpawnSlot {
+  ktl::Atomic<ktl::uintptr_t> owner;  // the child's task pointer; 0 = free
+  ktl::s32 pid;
+  ktl::s32 parent_pid;
+  ktl::s32 parent_tgid;
+  char comm[kCommLength];
+  ktl::u64 fork_start_ns;
+  ktl::u64 forked_ns;
+  Kind kind;
+};
+
+// Open addressing keyed by task pointer, probing a bounded window: lookups
+// and claims are O(1) in the worst case, and a full window is counted.
+template <typename Slot>
+struct Engine::TaskTable {
+  static constexpr ktl::u32 kWindow = 16;
+  Slot* slots = nullptr;
   ktl::u32 mask = 0;
 
+  ~TaskTable() { delete[] slots; }
   ktl::u32 home(ktl::uintptr_t task) const {
     return static_cast<ktl::u32>(((task >> 6) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
   }
-  InflightSlot* find(ktl::uintptr_t task) {
+  Slot* find(ktl::uintptr_t task) {
     ktl::u32 at = home(task);
     for (ktl::u32 i = 0; i < kWindow; ++i) {
-      InflightSlot* slot = &slots[(at + i) & mask];
+      Slot* slot = &slots[(at + i) & mask];
       if (slot->owner.load(ktl::MemoryOrder::kRelaxed) == task) return slot;
     }
     return nullptr;
   }
-  InflightSlot* claim(ktl::uintptr_t task) {
+  Slot* claim(ktl::uintptr_t task) {
     ktl::u32 at = home(task);
     for (ktl::u32 i = 0; i < kWindow; ++i) {
-      InflightSlot* slot = &slots[(at + i) & mask];
+      Slot* slot = &slots[(at + i) & mask];
       ktl::uintptr_t expected = 0;
       if (slot->owner.compare_exchange(expected, task, ktl::MemoryOrder::kAcquire)) return slot;
     }
     return nullptr;
   }
-  static void release(InflightSlot* slot) { slot->owner.store(0, ktl::MemoryOrder::kRelease); }
+  static void release(Slot* slot) { slot->owner.store(0, ktl::MemoryOrder::kRelease); }
 };
 
 struct alignas(ktl::kCacheLine) Engine::CpuState {
@@ -55,6 +71,13 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::OwnedCounter dropped_boundaries;
   ktl::OwnedCounter stale_slots;
   ktl::OwnedCounter verdicts[3];
+  ktl::OwnedCounter execs;
+  ktl::OwnedCounter exec_failures;
+  ktl::OwnedCounter exec_by_decision[kDecisionCount];
+  ktl::OwnedCounter exec_events_dropped;
+  ktl::OwnedCounter spawns;
+  ktl::OwnedCounter spawns_exited;
+  ktl::OwnedCounter spawn_untracked;
   ktl::OwnedCounter anchor_tracked[kAnchorCount];
   ktl::OwnedCounter anchor_other[kAnchorCount];
   ktl::u32 sample_tick = 0;
@@ -65,6 +88,7 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::u64* slowest_key = nullptr;  // owner's copy of each entry's slowness
   ktl::u32 slowest_used = 0;
   ktl::u64 slowest_writes = 0;
+  Record scratch;  // spawn records are built here: too big for a kernel stack
 
   ~CpuState() {
     delete[] histograms;
@@ -87,6 +111,13 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
     dropped_boundaries.reset();
     stale_slots.reset();
     for (auto& c : verdicts) c.reset();
+    execs.reset();
+    exec_failures.reset();
+    for (auto& c : exec_by_decision) c.reset();
+    exec_events_dropped.reset();
+    spawns.reset();
+    spawns_exited.reset();
+    spawn_untracked.reset();
     mismatches.reset();
     for (auto& c : anchor_tracked) c.reset();
     for (auto& c : anchor_other) c.reset();
@@ -123,15 +154,16 @@ const char* decision_name(Decision decision) {
 
 Engine::~Engine() {
   delete cpus_;
-  if (inflight_ != nullptr) delete[] inflight_->slots;
   delete inflight_;
+  delete spawns_;
   delete[] consumer_next_;
 }
 
 int Engine::init(const EngineConfig& config) {
   if (config.nr_cpus == 0 || config.inflight_slots == 0 ||
       (config.inflight_slots & (config.inflight_slots - 1)) != 0 || config.ring_records == 0 ||
-      config.top_n == 0) {
+      config.top_n == 0 || config.spawn_slots == 0 ||
+      (config.spawn_slots & (config.spawn_slots - 1)) != 0) {
     return -FS_EINVAL;
   }
   config_ = config;
@@ -158,12 +190,19 @@ int Engine::init(const EngineConfig& config) {
     if (!ac_keys.check()) return -FS_ENOMEM;
   }
   ktl::AllocChecker ac_table;
-  inflight_ = new (ac_table) InflightTable;
+  inflight_ = new (ac_table) TaskTable<InflightSlot>;
   if (!ac_table.check()) return -FS_ENOMEM;
   ktl::AllocChecker ac_slots;
   inflight_->slots = new (ac_slots) InflightSlot[config.inflight_slots];
   if (!ac_slots.check()) return -FS_ENOMEM;
   inflight_->mask = config.inflight_slots - 1;
+  ktl::AllocChecker ac_spawn_table;
+  spawns_ = new (ac_spawn_table) TaskTable<SpawnSlot>;
+  if (!ac_spawn_table.check()) return -FS_ENOMEM;
+  ktl::AllocChecker ac_spawn_slots;
+  spawns_->slots = new (ac_spawn_slots) SpawnSlot[config.spawn_slots];
+  if (!ac_spawn_slots.check()) return -FS_ENOMEM;
+  spawns_->mask = config.spawn_slots - 1;
   ktl::AllocChecker ac_cursor;
   consumer_next_ = new (ac_cursor) ktl::u64[config.nr_cpus]();
   if (!ac_cursor.check()) return -FS_ENOMEM;
@@ -224,6 +263,7 @@ FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* d
       data->decision = Decision::kUntracked;
     } else {
       Record& record = slot->record;
+      record.event = EventType::kFork;
       record.present = 0;
       record.request = args.request;
       record.kind = kind;
@@ -251,6 +291,7 @@ FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* d
 FS_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now,
                                    CpuState* cpu) {
   Record& record = slot->record;
+  if (boundary >= kBoundaryCount) return;  // not a fork anchor
   ktl::u64 bit = ktl::u64{1} << boundary;
   if (record.present & bit) {
     ++record.repeated_boundaries;
@@ -271,6 +312,14 @@ FS_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData
     cpu->anchor_tracked[index].add(1);
     return begin(anchor, task, data, *args, now, cpu);
   }
+  if (role == AnchorRole::kExecStart) {
+    cpu->anchor_tracked[index].add(1);
+    return begin_exec(task, data, *args, now, cpu);
+  }
+  if (role == AnchorRole::kExit) {
+    spawn_end(task, nullptr, now, cpu);
+    return 1;  // do_exit never returns
+  }
   InflightSlot* slot = inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
   data->slot = slot;
   data->began_here = false;
@@ -287,8 +336,81 @@ FS_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData
     return role == AnchorRole::kCopyProcess ? 0 : 1;
   }
   cpu->anchor_tracked[index].add(1);
+  if (slot->record.is_exec()) {
+    if (role == AnchorRole::kExecFilename && args != nullptr && args->filename != nullptr) {
+      char* name = slot->record.exec.filename;
+      ktl::size_t n = 0;
+      while (n + 1 < kFilenameLength && args->filename[n] != '\0') {
+        name[n] = args->filename[n];
+        ++n;
+      }
+      name[n] = '\0';
+    }
+    log_exec(slot, anchor, false, now, cpu);
+    return 0;
+  }
   mark(slot, entry_boundary(anchor), now, cpu);
   return 0;
+}
+
+FS_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data, const CreationArgs& args,
+                                        ktl::u64 now, CpuState* cpu) {
+  data->began_here = true;
+  data->slot = nullptr;
+  data->decision = decide(args, Kind::kExec, cpu);
+  if (data->decision != Decision::kTracked) return 0;  // the return still counts it
+  auto key = reinterpret_cast<ktl::uintptr_t>(task);
+  InflightSlot* slot = inflight_->find(key);
+  if (slot != nullptr) {
+    cpu->stale_slots.add(1);
+  } else {
+    slot = inflight_->claim(key);
+  }
+  if (slot == nullptr) {
+    data->decision = Decision::kUntracked;
+    return 0;
+  }
+  Record& record = slot->record;
+  record.event = EventType::kExec;
+  record.kind = Kind::kExec;
+  record.present = 0;
+  record.request = CloneRequest{};
+  record.parent_pid = args.pid;
+  record.parent_tgid = args.tgid;
+  ktl::copy_bytes(record.comm, args.comm, kCommLength);
+  record.comm[kCommLength - 1] = '\0';
+  record.ret = 0;
+  record.child_pid = 0;
+  record.cpu_start = static_cast<ktl::u16>(fs_platform_cpu());
+  record.repeated_boundaries = 0;
+  record.verdict = Verdict{};
+  record.verdict.reason = "not a creation";
+  record.exec.event_count = 0;
+  record.exec.events_dropped = 0;
+  record.exec.filename[0] = '\0';
+  record.exec.new_comm[0] = '\0';
+  record.exec.start_ns = now;
+  data->slot = slot;
+  log_exec(slot, Anchor::kDoExecveatCommon, false, now, cpu);
+  return 0;
+}
+
+FS_PROBE_CONTEXT void Engine::log_exec(InflightSlot* slot, Anchor anchor, bool is_return,
+                                       ktl::u64 now, CpuState* cpu) {
+  ExecFacts& exec = slot->record.exec;
+  // Keep the last slot for the exec's own return so the span always closes.
+  bool closing = is_return && anchor == Anchor::kDoExecveatCommon;
+  ktl::size_t needed = exec.event_count + (closing ? 1u : 2u);
+  if (needed > kMaxExecEvents) {
+    ++exec.events_dropped;
+    cpu->exec_events_dropped.add(1);
+    return;
+  }
+  ktl::u64 offset = now - exec.start_ns;
+  ExecEvent& event = exec.events[exec.event_count++];
+  event.offset_ns = offset > 0xffffffffULL ? 0xffffffffU : static_cast<ktl::u32>(offset);
+  event.anchor = anchor;
+  event.is_return = is_return;
 }
 
 FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState* cpu) {
@@ -301,13 +423,24 @@ FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState
   }
 }
 
-FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64 retval,
-                                        ktl::s32 child_pid, const Observation* observation,
+FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, const ReturnFacts& facts,
                                         ktl::u64 now) {
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return;
   const AnchorRole role = anchor_info(anchor).role;
   InflightSlot* slot = data->slot;
+  ktl::s64 retval = facts.retval;
+  if (role == AnchorRole::kExecStart) {
+    cpu->execs.add(1);
+    if (retval != 0) cpu->exec_failures.add(1);
+    cpu->exec_by_decision[static_cast<ktl::size_t>(data->decision)].add(1);
+    if (slot != nullptr) finish_exec(slot, facts, now, cpu);
+    return;
+  }
+  if (slot != nullptr && slot->record.is_exec()) {
+    log_exec(slot, anchor, true, now, cpu);
+    return;
+  }
   if (role == AnchorRole::kCopyProcess) {
     if (retval == 0) {
       cpu->creations.add(1);
@@ -317,13 +450,17 @@ FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64
     if (slot != nullptr) {
       mark(slot, return_boundary(anchor), now, cpu);
       Record& record = slot->record;
-      record.child_pid = child_pid;
-      if (observation != nullptr) record.observation = *observation;
+      record.child_pid = facts.child_pid;
+      if (facts.observation != nullptr) record.observation = *facts.observation;
       record.verdict = judge(record.prediction, retval, record.observation);
+      // Before the child can run: it may exec before its parent returns (vfork).
+      if (retval == 0 && facts.child_task != nullptr) {
+        spawn_begin(record, facts.child_task, now, cpu);
+      }
     }
     if (!data->began_here) return;
     // An io worker: its creation ends with copy_process.
-    ktl::s64 ret = retval == 0 ? child_pid : retval;
+    ktl::s64 ret = retval == 0 ? facts.child_pid : retval;
     count_outcome(data->decision, retval == 0, cpu);
     if (slot != nullptr) finish(slot, ret, cpu);
     return;
@@ -339,9 +476,109 @@ FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, ktl::s64
   if (slot != nullptr) mark(slot, return_boundary(anchor), now, cpu);
 }
 
+FS_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,
+                                          ktl::u64 now, CpuState* cpu) {
+  log_exec(slot, Anchor::kDoExecveatCommon, true, now, cpu);
+  Record& record = slot->record;
+  record.ret = facts.retval;
+  if (facts.comm != nullptr) {
+    ktl::copy_bytes(record.exec.new_comm, facts.comm, kCommLength);
+    record.exec.new_comm[kCommLength - 1] = '\0';
+  }
+  record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  Partition partition;
+  compute_exec_partition(record.exec.events, record.exec.event_count, &partition);
+  if (partition.dropped_boundaries != 0) cpu->dropped_boundaries.add(partition.dropped_boundaries);
+  publish(record, partition, facts.retval == 0, cpu);
+  // After the exec's own record, so each CPU's ring stays in seq order.
+  if (facts.retval == 0) {
+    spawn_end(reinterpret_cast<const void*>(slot->owner.load(ktl::MemoryOrder::kRelaxed)), &record,
+              now, cpu);
+  }
+  TaskTable<InflightSlot>::release(slot);
+}
+
+FS_PROBE_CONTEXT void Engine::spawn_begin(const Record& record, const void* child_task,
+                                          ktl::u64 now, CpuState* cpu) {
+  // Threads share the parent's program; kernel threads never exec.
+  if ((record.request.flags & clone_flag::kThread) || record.kind == Kind::kKthread) return;
+  auto key = reinterpret_cast<ktl::uintptr_t>(child_task);
+  // A leftover entry for a reused task pointer (its exit went unseen) is replaced.
+  SpawnSlot* slot = spawns_->find(key);
+  if (slot == nullptr) slot = spawns_->claim(key);
+  if (slot == nullptr) {
+    cpu->spawn_untracked.add(1);
+    return;
+  }
+  slot->pid = record.child_pid;
+  slot->parent_pid = record.parent_pid;
+  slot->parent_tgid = record.parent_tgid;
+  ktl::copy_bytes(slot->comm, record.comm, kCommLength);
+  bool from_clone = record.present & (ktl::u64{1} << kKernelCloneEntry);
+  slot->fork_start_ns = record.boundary_ns[from_clone ? kKernelCloneEntry : kCopyProcessEntry];
+  slot->forked_ns = now;
+  slot->kind = record.kind;
+}
+
+FS_PROBE_CONTEXT void Engine::spawn_end(const void* task, const Record* exec, ktl::u64 now,
+                                        CpuState* cpu) {
+  SpawnSlot* slot = spawns_->find(reinterpret_cast<ktl::uintptr_t>(task));
+  if (slot == nullptr) return;
+  Record& record = cpu->scratch;
+  record.event = EventType::kSpawn;
+  record.kind = slot->kind;
+  record.present = 0;
+  record.request = CloneRequest{};
+  record.parent_pid = slot->parent_pid;
+  record.parent_tgid = slot->parent_tgid;
+  ktl::copy_bytes(record.comm, slot->comm, kCommLength);
+  record.child_pid = slot->pid;
+  record.ret = slot->pid;
+  record.cpu_start = record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.verdict = Verdict{};
+  record.verdict.reason = "not a creation";
+  record.exec.event_count = 0;
+  record.exec.filename[0] = '\0';
+  record.exec.new_comm[0] = '\0';
+  SpawnFacts& spawn = record.spawn;
+  spawn.fork_start_ns = slot->fork_start_ns;
+  spawn.forked_ns = slot->forked_ns;
+  spawn.exec_start_ns = exec != nullptr ? exec->exec.start_ns : 0;
+  spawn.end_ns = now;
+  spawn.exited = exec == nullptr;
+  spawn.fork_kind = slot->kind;
+  if (exec != nullptr) {
+    ktl::copy_bytes(record.exec.filename, exec->exec.filename, kFilenameLength);
+    ktl::copy_bytes(record.exec.new_comm, exec->exec.new_comm, kCommLength);
+  }
+  TaskTable<SpawnSlot>::release(slot);
+  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  cpu->spawns.add(1);
+  if (spawn.exited) cpu->spawns_exited.add(1);
+  Partition partition;
+  compute_record_partition(record, &partition);
+  publish(record, partition, true, cpu);
+}
+
+void compute_record_partition(const Record& record, Partition* out) {
+  switch (record.event) {
+    case EventType::kFork:
+      compute_partition(record.boundary_ns, record.present, record.vfork(), out);
+      return;
+    case EventType::kExec:
+      compute_exec_partition(record.exec.events, record.exec.event_count, out);
+      return;
+    case EventType::kSpawn:
+      *out = Partition{};
+      out->total_ns = record.spawn.end_ns - record.spawn.fork_start_ns;
+      return;
+  }
+}
+
 ktl::u64 Engine::slowness(const Record& record) {
   Partition partition;
-  compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+  compute_record_partition(record, &partition);
   return partition.total_ns - partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
 }
 
@@ -359,17 +596,27 @@ FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState*
   }
   cpu->verdicts[static_cast<ktl::size_t>(record.verdict.kind)].add(1);
   if (record.verdict.kind == VerdictKind::kMismatch) cpu->mismatches.push(record);
-  if (ret > 0) {
-    // Statistics describe successful creations; failures are in the records.
-    for (ktl::size_t stage = 0; stage < kStageCount; ++stage) {
-      if (partition.ran_mask & (ktl::u64{1} << stage)) {
-        cpu->histogram(stage, record.kind).add(partition.stage_ns[stage]);
+  // Statistics describe successful creations; failures are in the records.
+  publish(record, partition, ret > 0, cpu);
+  TaskTable<InflightSlot>::release(slot);
+}
+
+FS_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& partition, bool with_stats,
+                                      CpuState* cpu) {
+  if (with_stats) {
+    if (record.event == EventType::kSpawn) {
+      cpu->histogram(kRowSpawn, record.kind).add(partition.total_ns);
+    } else {
+      for (ktl::size_t stage = 0; stage < kStageCount; ++stage) {
+        if (partition.ran_mask & (ktl::u64{1} << stage)) {
+          cpu->histogram(stage, record.kind).add(partition.stage_ns[stage]);
+        }
       }
+      if (partition.copy_process_ns != 0) {
+        cpu->histogram(kRowCopyProcess, record.kind).add(partition.copy_process_ns);
+      }
+      cpu->histogram(kRowTotal, record.kind).add(partition.total_ns);
     }
-    if (partition.copy_process_ns != 0) {
-      cpu->histogram(kRowCopyProcess, record.kind).add(partition.copy_process_ns);
-    }
-    cpu->histogram(kRowTotal, record.kind).add(partition.total_ns);
     ktl::u64 key =
         partition.total_ns - partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
     ktl::u32 victim = cpu->slowest_used;
@@ -389,7 +636,6 @@ FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState*
   }
   cpu->ring.push(record);
   cpu->records.add(1);
-  InflightTable::release(slot);
   if (reader_waiting_.load(ktl::MemoryOrder::kRelaxed)) fs_platform_notify_readers();
 }
 
@@ -422,6 +668,15 @@ EngineCounters Engine::counters() const {
     sum.dropped_boundaries += cpu.dropped_boundaries.read();
     sum.stale_slots += cpu.stale_slots.read();
     for (ktl::size_t v = 0; v < 3; ++v) sum.verdicts[v] += cpu.verdicts[v].read();
+    sum.execs += cpu.execs.read();
+    sum.exec_failures += cpu.exec_failures.read();
+    for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
+      sum.exec_by_decision[d] += cpu.exec_by_decision[d].read();
+    }
+    sum.exec_events_dropped += cpu.exec_events_dropped.read();
+    sum.spawns += cpu.spawns.read();
+    sum.spawns_exited += cpu.spawns_exited.read();
+    sum.spawn_untracked += cpu.spawn_untracked.read();
     for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
       sum.anchor_tracked[a] += cpu.anchor_tracked[a].read();
       sum.anchor_other[a] += cpu.anchor_other[a].read();

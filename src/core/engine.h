@@ -24,6 +24,7 @@ struct EngineConfig {
   ktl::u32 inflight_slots = 1024;  // power of two
   ktl::u32 ring_records = 1024;    // per CPU
   ktl::u32 top_n = 16;             // per CPU, merged on read
+  ktl::u32 spawn_slots = 1024;     // children waiting for their first exec; power of two
 };
 
 // How a creation is handled, decided when it starts.
@@ -47,12 +48,24 @@ struct CreationArgs {
   ktl::s32 tgid = 0;
   char comm[kCommLength] = {};
   CallerContext caller;
+  const char* filename = nullptr;  // alloc_bprm: the file being executed
 };
 
-// Statistics rows: one per stage, then these two.
+// What a return handler read.
+struct ReturnFacts {
+  ktl::s64 retval = 0;                       // kernel_clone's pid_t, an -errno, or exec's result
+  ktl::s32 child_pid = 0;                    // copy_process: the new task's pid
+  const void* child_task = nullptr;          // copy_process: the new task
+  const Observation* observation = nullptr;  // copy_process success
+  const char* comm = nullptr;                // do_execveat_common: the comm after exec
+};
+
+// Statistics rows: one per stage, then these three.
 inline constexpr ktl::size_t kRowCopyProcess = kStageCount;
-inline constexpr ktl::size_t kRowTotal = kStageCount + 1;
-inline constexpr ktl::size_t kStatRows = kStageCount + 2;
+inline constexpr ktl::size_t kRowTotal = kStageCount + 1;  // a creation's or an exec's span
+inline constexpr ktl::size_t kRowSpawn =
+    kStageCount + 2;  // fork start to first exec (per fork kind)
+inline constexpr ktl::size_t kStatRows = kStageCount + 3;
 inline constexpr ktl::size_t kKindCount = static_cast<ktl::size_t>(Kind::kCount);
 
 struct EngineCounters {
@@ -69,8 +82,15 @@ struct EngineCounters {
   ktl::u64 stale_slots = 0;          // a task began a creation while one was still open
   ktl::u64 unattributed = 0;         // events on a CPU id beyond the table
   ktl::u64 verdicts[3] = {};         // by VerdictKind, for recorded creations
-  ktl::u64 anchor_tracked[kAnchorCount] = {};  // entries inside a tracked creation
-  ktl::u64 anchor_other[kAnchorCount] = {};    // entries outside one (other callers, untracked)
+  ktl::u64 execs = 0;                // do_execveat_common returns
+  ktl::u64 exec_failures = 0;        // ...with an error
+  ktl::u64 exec_by_decision[kDecisionCount] = {};  // every exec, by decision
+  ktl::u64 exec_events_dropped = 0;                // exec crossings beyond the event log
+  ktl::u64 spawns = 0;                             // spawn records (first exec or exit)
+  ktl::u64 spawns_exited = 0;                      // ...ended by exit without exec
+  ktl::u64 spawn_untracked = 0;                    // children the spawn table had no room for
+  ktl::u64 anchor_tracked[kAnchorCount] = {};      // entries inside a tracked creation
+  ktl::u64 anchor_other[kAnchorCount] = {};        // entries outside one (other callers, untracked)
 };
 
 struct StatsSnapshot {
@@ -90,10 +110,16 @@ class Engine {
   // Probe context. Returns 1 when the return probe is not needed.
   int on_entry(Anchor anchor, const void* task, ProbeData* data, const CreationArgs* args,
                ktl::u64 now);
-  // Probe context. retval: kernel_clone's pid_t or copy_process's -errno
-  // (0 on success); child_pid: copy_process's new task pid, else 0.
+  // Probe context.
+  void on_return(Anchor anchor, ProbeData* data, const ReturnFacts& facts, ktl::u64 now);
   void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid,
-                 const Observation* observation, ktl::u64 now);
+                 const Observation* observation, ktl::u64 now) {
+    ReturnFacts facts;
+    facts.retval = retval;
+    facts.child_pid = child_pid;
+    facts.observation = observation;
+    on_return(anchor, data, facts, now);
+  }
 
   // Control; process context, serialized by the caller.
   void set_enabled(bool enabled) { enabled_.store(enabled); }
@@ -131,12 +157,14 @@ class Engine {
   // fs_platform_notify_readers().
   void set_reader_waiting(bool waiting) { reader_waiting_.store(waiting); }
 
-  // The key slowest-N orders by: the creation's time without the vfork wait.
+  // The key slowest-N orders by: the span without the vfork wait.
   static ktl::u64 slowness(const Record& record);
 
  private:
   struct CpuState;
-  struct InflightTable;
+  template <typename Slot>
+  struct TaskTable;
+  struct SpawnSlot;
 
   CpuState* cpu_state();
   Decision decide(const CreationArgs& args, Kind kind, CpuState* cpu);
@@ -144,12 +172,21 @@ class Engine {
             ktl::u64 now, CpuState* cpu);
   void mark(InflightSlot* slot, Boundary boundary, ktl::u64 now, CpuState* cpu);
   void finish(InflightSlot* slot, ktl::s64 ret, CpuState* cpu);
+  int begin_exec(const void* task, ProbeData* data, const CreationArgs& args, ktl::u64 now,
+                 CpuState* cpu);
+  void log_exec(InflightSlot* slot, Anchor anchor, bool is_return, ktl::u64 now, CpuState* cpu);
+  void finish_exec(InflightSlot* slot, const ReturnFacts& facts, ktl::u64 now, CpuState* cpu);
+  void spawn_begin(const Record& record, const void* child_task, ktl::u64 now, CpuState* cpu);
+  void spawn_end(const void* task, const Record* exec, ktl::u64 now, CpuState* cpu);
+  // Statistics, slowest, ring: everything a finished record feeds.
+  void publish(Record& record, const Partition& partition, bool with_stats, CpuState* cpu);
   void count_outcome(Decision decision, bool ok, CpuState* cpu);
   bool cpu_is_current(const CpuState& cpu) const;
 
   EngineConfig config_;
   PerCpu<CpuState>* cpus_ = nullptr;
-  InflightTable* inflight_ = nullptr;
+  TaskTable<InflightSlot>* inflight_ = nullptr;
+  TaskTable<SpawnSlot>* spawns_ = nullptr;
   ktl::Atomic<bool> enabled_{true};
   ktl::Atomic<ktl::u32> sample_every_{1};
   ktl::Atomic<ktl::u64> reset_generation_{1};

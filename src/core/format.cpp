@@ -73,7 +73,136 @@ void append_errno_name(ktl::StringBuilder& out, ktl::s64 error) {
   out.append_s64(error);
 }
 
+namespace {
+
+// Exec stages first (pipeline order), then fork anchors exec called.
+Stage exec_display_order(ktl::size_t i) {
+  ktl::size_t exec_count = kStageCount - static_cast<ktl::size_t>(kExecFirst);
+  if (i < exec_count) return static_cast<Stage>(static_cast<ktl::size_t>(kExecFirst) + i);
+  return static_cast<Stage>(i - exec_count);
+}
+
+void append_exec_trace_line(ktl::StringBuilder& out, const Record& record) {
+  Partition partition;
+  compute_record_partition(record, &partition);
+  out.append_char('#').append_u64(record.seq).append(" exec ");
+  append_task(out, record);
+  out.append(" file=").append(record.exec.filename);
+  if (record.exec.new_comm[0] != '\0' && record.ret == 0) {
+    out.append(" comm=").append(record.exec.new_comm);
+  }
+  out.append(" -> ");
+  if (record.ret == 0) {
+    out.append("ok");
+  } else {
+    out.append_char('-');
+    append_errno_name(out, -record.ret);
+  }
+  out.append(" cpu").append_u64(record.cpu_start).append("->").append_u64(record.cpu_end);
+  out.append(" total=");
+  append_duration(out, partition.total_ns);
+  if (record.exec.events_dropped != 0) {
+    out.append(" events_dropped=").append_u64(record.exec.events_dropped);
+  }
+  out.append(" |");
+  for (ktl::size_t i = 0; i < kStageCount; ++i) {
+    Stage stage = exec_display_order(i);
+    if (!stage_ran(partition, stage)) continue;
+    out.append_char(' ').append(stage_info(stage).name).append_char('=');
+    append_duration(out, stage_ns(partition, stage));
+  }
+  out.append_char('\n');
+}
+
+void append_spawn_trace_line(ktl::StringBuilder& out, const Record& record) {
+  const SpawnFacts& spawn = record.spawn;
+  out.append_char('#').append_u64(record.seq).append(" spawn ");
+  append_task(out, record);
+  out.append(" -> ").append_s64(record.child_pid).append_char(' ');
+  out.append(kind_name(spawn.fork_kind));
+  if (spawn.exited) {
+    out.append(" exited without exec");
+  } else {
+    out.append(" exec ").append(record.exec.filename);
+  }
+  out.append(" total=");
+  append_duration(out, spawn.end_ns - spawn.fork_start_ns);
+  out.append(" fork=");
+  append_duration(out, spawn.forked_ns - spawn.fork_start_ns);
+  if (!spawn.exited) {
+    out.append(" before_exec=");
+    append_duration(out, spawn.exec_start_ns - spawn.forked_ns);
+    out.append(" exec=");
+    append_duration(out, spawn.end_ns - spawn.exec_start_ns);
+  } else {
+    out.append(" ran=");
+    append_duration(out, spawn.end_ns - spawn.forked_ns);
+  }
+  out.append_char('\n');
+}
+
+void append_exec_json_line(ktl::StringBuilder& out, const Record& record) {
+  Partition partition;
+  compute_record_partition(record, &partition);
+  out.append("{\"seq\":").append_u64(record.seq);
+  out.append(",\"event\":\"exec\",\"kind\":\"exec\",\"pid\":").append_s64(record.parent_pid);
+  out.append(",\"tgid\":").append_s64(record.parent_tgid);
+  out.append(",\"comm\":\"").append_json_escaped(record.comm);
+  out.append("\",\"old_comm\":\"").append_json_escaped(record.comm);
+  out.append("\",\"new_comm\":\"").append_json_escaped(record.ret == 0 ? record.exec.new_comm : "");
+  out.append("\",\"filename\":\"").append_json_escaped(record.exec.filename);
+  out.append("\",\"ret\":").append_s64(record.ret);
+  out.append(",\"errno\":");
+  if (record.ret < 0) {
+    out.append_char('"');
+    append_errno_name(out, -record.ret);
+    out.append_char('"');
+  } else {
+    out.append("null");
+  }
+  out.append(",\"cpu_start\":").append_u64(record.cpu_start);
+  out.append(",\"cpu_end\":").append_u64(record.cpu_end);
+  out.append(",\"start_ns\":").append_u64(record.exec.start_ns);
+  out.append(",\"stages\":{");
+  bool first = true;
+  for (ktl::size_t i = 0; i < kStageCount; ++i) {
+    Stage stage = exec_display_order(i);
+    if (!stage_ran(partition, stage)) continue;
+    if (!first) out.append_char(',');
+    first = false;
+    out.append_char('"').append(stage_info(stage).name).append("\":");
+    out.append_u64(stage_ns(partition, stage));
+  }
+  out.append("},\"total_ns\":").append_u64(partition.total_ns);
+  out.append(",\"events\":").append_u64(record.exec.event_count);
+  out.append(",\"events_dropped\":").append_u64(record.exec.events_dropped);
+  out.append(",\"anomalies\":").append_u64(partition.dropped_boundaries);
+  out.append("}\n");
+}
+
+void append_spawn_json_line(ktl::StringBuilder& out, const Record& record) {
+  const SpawnFacts& spawn = record.spawn;
+  out.append("{\"seq\":").append_u64(record.seq);
+  out.append(",\"event\":\"spawn\",\"kind\":\"").append(kind_name(spawn.fork_kind));
+  out.append("\",\"parent_pid\":").append_s64(record.parent_pid);
+  out.append(",\"parent_tgid\":").append_s64(record.parent_tgid);
+  out.append(",\"comm\":\"").append_json_escaped(record.comm);
+  out.append("\",\"child_pid\":").append_s64(record.child_pid);
+  out.append(",\"exited\":").append(spawn.exited ? "true" : "false");
+  out.append(",\"filename\":\"").append_json_escaped(record.exec.filename);
+  out.append("\",\"fork_start_ns\":").append_u64(spawn.fork_start_ns);
+  out.append(",\"forked_ns\":").append_u64(spawn.forked_ns);
+  out.append(",\"exec_start_ns\":").append_u64(spawn.exec_start_ns);
+  out.append(",\"end_ns\":").append_u64(spawn.end_ns);
+  out.append(",\"total_ns\":").append_u64(spawn.end_ns - spawn.fork_start_ns);
+  out.append("}\n");
+}
+
+}  // namespace
+
 void append_trace_line(ktl::StringBuilder& out, const Record& record) {
+  if (record.event == EventType::kExec) return append_exec_trace_line(out, record);
+  if (record.event == EventType::kSpawn) return append_spawn_trace_line(out, record);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
   out.append_char('#').append_u64(record.seq).append_char(' ').append(kind_name(record.kind));
@@ -115,6 +244,8 @@ void append_trace_line(ktl::StringBuilder& out, const Record& record) {
 }
 
 void append_json_line(ktl::StringBuilder& out, const Record& record) {
+  if (record.event == EventType::kExec) return append_exec_json_line(out, record);
+  if (record.event == EventType::kSpawn) return append_spawn_json_line(out, record);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
   out.append("{\"seq\":").append_u64(record.seq);
@@ -172,24 +303,36 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
 
 namespace {
 
-const char* row_name(ktl::size_t row) {
+const char* row_name(ktl::size_t row, bool exec) {
   if (row == kRowCopyProcess) return "copy_process (all stages)";
-  if (row == kRowTotal) return "total (kernel_clone)";
+  if (row == kRowTotal) return exec ? "total (execve)" : "total (kernel_clone)";
+  if (row == kRowSpawn) return "spawn (fork to first exec)";
   return stage_info(static_cast<Stage>(row)).name;
 }
 
-// Rows in display order: copy_process stages, the copy_process total, then
-// kernel_clone's outer stages and the total.
-void for_each_row(void (*fn)(ktl::size_t row, void* ctx), void* ctx) {
+// Rows in display order. Creations: copy_process stages, the copy_process
+// total, kernel_clone's outer stages, the total, spawns. Execs: every
+// stage that ran (exec stages, and fork anchors exec calls such as
+// mm_init), then the total.
+void for_each_row(bool exec, void (*fn)(ktl::size_t row, void* ctx), void* ctx) {
+  if (exec) {
+    for (ktl::size_t s = static_cast<ktl::size_t>(kExecFirst); s < kStageCount; ++s) fn(s, ctx);
+    for (ktl::size_t s = 0; s < static_cast<ktl::size_t>(kExecFirst); ++s) fn(s, ctx);
+    fn(kRowTotal, ctx);
+    return;
+  }
   for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) fn(s, ctx);
   fn(kRowCopyProcess, ctx);
   for (Stage stage : kOuterStages) fn(static_cast<ktl::size_t>(stage), ctx);
   fn(kRowTotal, ctx);
+  fn(kRowSpawn, ctx);
 }
 
+// All creation kinds together (execs are not creations).
 void merge_kinds(const StatsSnapshot& stats, ktl::size_t row, HistogramSnapshot* out) {
   *out = HistogramSnapshot{};
   for (ktl::size_t kind = 0; kind < kKindCount; ++kind) {
+    if (kind == static_cast<ktl::size_t>(Kind::kExec)) continue;
     const HistogramSnapshot& h = stats.rows[row][kind];
     for (ktl::size_t b = 0; b < Histogram::kBuckets; ++b) out->counts[b] += h.counts[b];
     out->count += h.count;
@@ -202,9 +345,11 @@ void merge_kinds(const StatsSnapshot& stats, ktl::size_t row, HistogramSnapshot*
 struct StatsTableContext {
   ktl::StringBuilder* out;
   const StatsSnapshot* stats;
-  int kind;  // -1: all kinds
+  int kind;  // -1: all creation kinds
   HistogramSnapshot* scratch;
 };
+
+bool is_exec_kind(int kind) { return kind == static_cast<int>(Kind::kExec); }
 
 void append_stats_row(ktl::size_t row, void* raw) {
   auto* ctx = static_cast<StatsTableContext*>(raw);
@@ -217,7 +362,7 @@ void append_stats_row(ktl::size_t row, void* raw) {
   }
   if (h->count == 0) return;
   ktl::StringBuilder& out = *ctx->out;
-  out.append_padded(row_name(row), 27);
+  out.append_padded(row_name(row, is_exec_kind(ctx->kind)), 27);
   out.append_u64_padded(h->count, 9);
   out.append_u64_padded(h->min, 12);
   out.append_u64_padded(h->mean(), 12);
@@ -233,13 +378,13 @@ void append_stats_table(ktl::StringBuilder& out, const StatsSnapshot& stats, int
   out.append_padded("stage", 27);
   out.append("    count      min_ns     mean_ns      p50_ns      p90_ns      p99_ns      max_ns\n");
   StatsTableContext ctx{&out, &stats, kind, scratch};
-  for_each_row(append_stats_row, &ctx);
+  for_each_row(is_exec_kind(kind), append_stats_row, &ctx);
 }
 
 }  // namespace
 
 void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, HistogramSnapshot* scratch) {
-  out.append("# forkscope stats: successful creations since reset, per stage, in ns.\n");
+  out.append("# forkscope stats: successful creations and execs since reset, per stage, in ns.\n");
   out.append("# Percentiles are log-linear bucket midpoints (within 3.2%). Times under QEMU TCG\n");
   out.append("# are not real-hardware times: compare configurations, not absolute values.\n");
   merge_kinds(stats, kRowTotal, scratch);
@@ -248,8 +393,9 @@ void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, Histogram
   for (ktl::size_t kind = 0; kind < kKindCount; ++kind) {
     ktl::u64 count = stats.rows[kRowTotal][kind].count;
     if (count == 0) continue;
+    bool exec = is_exec_kind(static_cast<int>(kind));
     out.append("\n== kind ").append(kind_name(static_cast<Kind>(kind))).append(": ");
-    out.append_u64(count).append(" creations\n");
+    out.append_u64(count).append(exec ? " execs\n" : " creations\n");
     append_stats_table(out, stats, static_cast<int>(kind), scratch);
   }
 }
@@ -260,14 +406,20 @@ struct HistContext {
   ktl::StringBuilder* out;
   const StatsSnapshot* stats;
   HistogramSnapshot* scratch;
+  bool exec;
 };
 
 void append_hist_row(ktl::size_t row, void* raw) {
   auto* ctx = static_cast<HistContext*>(raw);
-  merge_kinds(*ctx->stats, row, ctx->scratch);
+  if (ctx->exec) {
+    *ctx->scratch = ctx->stats->rows[row][static_cast<int>(Kind::kExec)];
+  } else {
+    merge_kinds(*ctx->stats, row, ctx->scratch);
+  }
   if (ctx->scratch->count == 0) return;
-  ctx->out->append("@").append(row_name(row)).append(" (ns, ");
-  ctx->out->append_u64(ctx->scratch->count).append(" creations, all kinds):\n");
+  ctx->out->append("@").append(row_name(row, ctx->exec)).append(" (ns, ");
+  ctx->out->append_u64(ctx->scratch->count);
+  ctx->out->append(ctx->exec ? " execs):\n" : " creations, all kinds):\n");
   render_histogram(*ctx->out, *ctx->scratch);
   ctx->out->append_char('\n');
 }
@@ -276,10 +428,20 @@ void append_hist_row(ktl::size_t row, void* raw) {
 
 void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
                        HistogramSnapshot* scratch) {
-  out.append("# forkscope per-stage latency histograms (ns) since reset; successful creations.\n");
-  out.append("# QEMU TCG times are not real-hardware times.\n\n");
-  HistContext ctx{&out, &stats, scratch};
-  for_each_row(append_hist_row, &ctx);
+  out.append("# forkscope per-stage latency histograms (ns) since reset: successful creations,\n");
+  out.append("# then execs. QEMU TCG times are not real-hardware times.\n\n");
+  HistContext ctx{&out, &stats, scratch, false};
+  for_each_row(false, append_hist_row, &ctx);
+  HistContext exec_ctx{&out, &stats, scratch, true};
+  for_each_row(true, append_hist_row, &exec_ctx);
+}
+
+void append_spawns(ktl::StringBuilder& out, const Record* records, ktl::size_t count) {
+  out.append("# forkscope spawns: each child from its parent's fork start to its first exec\n");
+  out.append("# (or its exit, if it never execs): fork, time before exec, exec.\n");
+  for (ktl::size_t i = 0; i < count; ++i) {
+    if (records[i].event == EventType::kSpawn) append_trace_line(out, records[i]);
+  }
 }
 
 void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
@@ -314,11 +476,12 @@ void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
 
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count) {
   out.append("# forkscope: the ").append_u64(count);
-  out.append(" slowest creations since reset (by total time without the vfork wait)\n");
+  out.append(" slowest creations, execs and spawns since reset (by total time without\n");
+  out.append("# the vfork wait)\n");
   for (ktl::size_t i = 0; i < count; ++i) {
     const Record& record = records[i];
     Partition partition;
-    compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
+    compute_record_partition(record, &partition);
     out.append("\n");
     append_trace_line(out, record);
     for (ktl::size_t s = 0; s < kStageCount; ++s) {
@@ -344,6 +507,8 @@ const char* type_name(StageType type) {
       return "gap";
     case StageType::kOuter:
       return "outer";
+    case StageType::kExec:
+      return "exec";
   }
   return "?";
 }
@@ -416,6 +581,16 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
   line("verdict_matched", counters.verdicts[0]);
   line("verdict_mismatched", counters.verdicts[1]);
   line("verdict_unchecked", counters.verdicts[2]);
+  line("execs", counters.execs);
+  line("exec_failures", counters.exec_failures);
+  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
+    out.append("exec_").append(decision_name(static_cast<Decision>(d))).append_char(' ');
+    out.append_u64(counters.exec_by_decision[d]).append_char('\n');
+  }
+  line("exec_events_dropped", counters.exec_events_dropped);
+  line("spawns", counters.spawns);
+  line("spawns_exited", counters.spawns_exited);
+  line("spawn_untracked", counters.spawn_untracked);
   line("unattributed", counters.unattributed);
   ktl::u64 missed = 0;
   for (ktl::size_t i = 0; i < nr_probes; ++i) missed += probes[i].missed;

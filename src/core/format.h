@@ -30,6 +30,8 @@ void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
 // Verdict totals, then every recent mismatch in full.
 void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
                      const Record* mismatches, ktl::size_t count);
+// The spawn records among records (fork start to first exec or exit).
+void append_spawns(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
 // probes: the glue's view of each anchor, indexed by Anchor.
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,

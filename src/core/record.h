@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// One process creation as forkscope records it: who asked for what, when
-// each boundary was crossed, and how it ended.
+// One process creation, exec or spawn as forkscope records it: who asked
+// for what, when each boundary was crossed, and how it ended.
 #ifndef FORKSCOPE_CORE_RECORD_H
 #define FORKSCOPE_CORE_RECORD_H
 
@@ -13,9 +13,39 @@
 namespace forkscope {
 
 inline constexpr ktl::size_t kCommLength = 16;
+inline constexpr ktl::size_t kFilenameLength = 64;
 
+enum class EventType : ktl::u8 {
+  kFork,   // a process creation (kernel_clone or copy_process)
+  kExec,   // an execve: the exec facts
+  kSpawn,  // a child's fork start to its first exec (or exit): the spawn facts
+};
+
+// For EventType::kExec (and the file a spawn exec'd).
+struct ExecFacts {
+  ExecEvent events[kMaxExecEvents];
+  ktl::u16 event_count = 0;
+  ktl::u16 events_dropped = 0;  // more crossings than fit (counted, never silent)
+  char filename[kFilenameLength] = {};
+  char new_comm[kCommLength] = {};
+  ktl::u64 start_ns = 0;
+};
+
+// For EventType::kSpawn.
+struct SpawnFacts {
+  ktl::u64 fork_start_ns = 0;  // the parent entered kernel_clone
+  ktl::u64 forked_ns = 0;      // copy_process returned
+  ktl::u64 exec_start_ns = 0;  // the child entered execve (0 if it exited)
+  ktl::u64 end_ns = 0;         // its first exec returned, or it exited
+  bool exited = false;         // ended by exit, not exec
+  Kind fork_kind = Kind::kFork;
+};
+
+// A fork record; exec and spawn records use the same type (event says
+// which): parent_pid/tgid/comm are then the task's own, ret the result.
 struct Record {
   ktl::u64 seq = 0;  // global order of completion, from 1
+  EventType event = EventType::kFork;
   ktl::u64 boundary_ns[kBoundaryCount] = {};
   ktl::u64 present = 0;  // bit per Boundary crossed
   CloneRequest request;
@@ -31,10 +61,17 @@ struct Record {
   Prediction prediction;             // from the flags and the caller, at the start
   Observation observation;           // at copy_process's successful return
   Verdict verdict;
+  ExecFacts exec;
+  SpawnFacts spawn;
 
   bool vfork() const { return (request.flags & clone_flag::kVfork) != 0; }
+  bool is_exec() const { return event == EventType::kExec; }
   bool succeeded() const { return ret > 0; }
 };
+
+// Stage times of any record: a fork's boundaries, an exec's event log; a
+// spawn has only its total.
+void compute_record_partition(const Record& record, Partition* out);
 
 }  // namespace forkscope
 

@@ -48,6 +48,36 @@ constexpr AnchorInfo kAnchors[kAnchorCount] = {
     {{"sched_post_fork", nullptr, nullptr}, false, AnchorRole::kStep, "scheduler post-fork"},
     {{"cgroup_post_fork", nullptr, nullptr}, false, AnchorRole::kStep, "cgroup attach"},
     {{"wake_up_new_task", nullptr, nullptr}, false, AnchorRole::kStep, "first wake-up"},
+    {{"do_execveat_common", nullptr, nullptr},
+     false,
+     AnchorRole::kExecStart,
+     "execve/execveat; the exec's whole span"},
+    {{"alloc_bprm", nullptr, nullptr},
+     false,
+     AnchorRole::kExecFilename,
+     "binprm and the new mm (names the file)"},
+    {{"copy_string_kernel", nullptr, nullptr}, false, AnchorRole::kStep, "filename onto the stack"},
+    {{"copy_strings", nullptr, nullptr}, false, AnchorRole::kStep, "argv and envp onto the stack"},
+    {{"bprm_execve", nullptr, nullptr},
+     false,
+     AnchorRole::kStep,
+     "credentials, open, binfmt search"},
+    {{"do_open_execat", nullptr, nullptr}, false, AnchorRole::kStep, "opens the file"},
+    {{"sched_exec", nullptr, nullptr}, false, AnchorRole::kStep, "balances to an idle CPU"},
+    {{"load_elf_binary", nullptr, nullptr}, false, AnchorRole::kStep, "the ELF loader"},
+    {{"load_script", nullptr, nullptr}, false, AnchorRole::kStep, "the #! loader"},
+    {{"begin_new_exec", nullptr, nullptr},
+     false,
+     AnchorRole::kStep,
+     "point of no return: de_thread, exec_mmap, unshare files"},
+    {{"setup_new_exec", nullptr, nullptr}, false, AnchorRole::kStep, "new mm layout, comm"},
+    {{"setup_arg_pages", nullptr, nullptr}, false, AnchorRole::kStep, "final stack VMA"},
+    {{"finalize_exec", nullptr, nullptr}, false, AnchorRole::kStep, "stack rlimit"},
+    {{"free_bprm", nullptr, nullptr}, false, AnchorRole::kStep, "releases the binprm"},
+    {{"do_exit", nullptr, nullptr},
+     false,
+     AnchorRole::kExit,
+     "a task's exit (ends spawns that never exec)"},
 };
 
 using A = Anchor;
@@ -158,6 +188,33 @@ constexpr StageInfo kStages[kStageCount] = {
     {"vfork_wait", T::kOuter,
      "CLONE_VFORK: the parent blocked until the child execs or exits (wait_for_vfork_done)"},
     {"clone_return", T::kOuter, "after wake_up_new_task to kernel_clone's return"},
+    {"exec_prologue", T::kExec, "do_execveat_common entry to alloc_bprm: RLIMIT_NPROC check"},
+    {"alloc_bprm", T::kExec, "alloc_bprm(): binprm, bprm_mm_init (mm_init and pgd_alloc nested)"},
+    {"count_args", T::kExec,
+     "alloc_bprm return to copy_string_kernel: count argv and envp, stack limits"},
+    {"copy_string_kernel", T::kExec, "copy_string_kernel(): the filename (and #! arguments)"},
+    {"copy_strings", T::kExec, "copy_strings(): envp and argv from user memory"},
+    {"exec_args", T::kExec, "do_execveat_common between the string copies and bprm_execve"},
+    {"prepare_bprm_creds", T::kExec,
+     "bprm_execve entry to do_open_execat: inlined prepare_bprm_creds, check_unsafe_exec"},
+    {"do_open_execat", T::kExec, "do_open_execat(): path walk and open of the file"},
+    {"sched_exec", T::kExec, "sched_exec()"},
+    {"search_binary_handler", T::kExec,
+     "bprm_execve after the open: security_bprm_creds_for_exec, inlined exec_binprm and "
+     "search_binary_handler (prepare_binprm reads the first page, binfmt iteration), the tail"},
+    {"load_elf_binary", T::kExec,
+     "load_elf_binary() own time: headers, interpreter lookup (an ENOEXEC try for scripts too)"},
+    {"load_script", T::kExec, "load_script(): #! parsing, opening the interpreter"},
+    {"begin_new_exec", T::kExec,
+     "begin_new_exec(): de_thread, exec_mmap (drops the old mm), unshare files, creds"},
+    {"setup_new_exec", T::kExec, "setup_new_exec(): mmap layout, comm"},
+    {"setup_arg_pages", T::kExec, "setup_arg_pages(): move and size the stack"},
+    {"elf_map_segments", T::kExec,
+     "load_elf_binary after setup_arg_pages: elf_map of segments, brk, interpreter load, "
+     "auxv tables"},
+    {"finalize_exec", T::kExec, "finalize_exec()"},
+    {"free_bprm", T::kExec, "free_bprm()"},
+    {"exec_epilogue", T::kExec, "do_execveat_common after bprm_execve: free_bprm glue, putname"},
 };
 
 }  // namespace
@@ -215,7 +272,122 @@ void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork, Partiti
   }
 }
 
+namespace {
+
+// The stage an exec interval opened by entering `anchor` belongs to.
+Stage exec_entry_stage(Anchor anchor) {
+  switch (anchor) {
+    case Anchor::kDoExecveatCommon:
+      return Stage::kExecPrologue;
+    case Anchor::kAllocBprm:
+      return Stage::kAllocBprm;
+    case Anchor::kCopyStringKernel:
+      return Stage::kCopyStringKernel;
+    case Anchor::kCopyStrings:
+      return Stage::kCopyStrings;
+    case Anchor::kBprmExecve:
+      return Stage::kPrepareBprmCreds;
+    case Anchor::kDoOpenExecat:
+      return Stage::kDoOpenExecat;
+    case Anchor::kSchedExec:
+      return Stage::kSchedExec;
+    case Anchor::kLoadElfBinary:
+      return Stage::kLoadElfBinary;
+    case Anchor::kLoadScript:
+      return Stage::kLoadScript;
+    case Anchor::kBeginNewExec:
+      return Stage::kBeginNewExec;
+    case Anchor::kSetupNewExec:
+      return Stage::kSetupNewExec;
+    case Anchor::kSetupArgPages:
+      return Stage::kSetupArgPages;
+    case Anchor::kFinalizeExec:
+      return Stage::kFinalizeExec;
+    case Anchor::kFreeBprm:
+      return Stage::kFreeBprm;
+    default:
+      break;
+  }
+  // A fork anchor called from exec (mm_init in alloc_bprm, dup_fd in
+  // begin_new_exec for a thread): its own fork stage.
+  Boundary entry = entry_boundary(anchor);
+  return entry < kBoundaryCount ? kBoundaries[entry].stage_after : Stage::kExecArgs;
+}
+
+// The stage of the interval after `returned` returns into `parent`.
+Stage exec_gap_stage(Anchor parent, Anchor returned) {
+  switch (parent) {
+    case Anchor::kDoExecveatCommon:
+      if (returned == Anchor::kAllocBprm) return Stage::kCountArgs;
+      if (returned == Anchor::kBprmExecve || returned == Anchor::kFreeBprm) {
+        return Stage::kExecEpilogue;
+      }
+      return Stage::kExecArgs;
+    case Anchor::kBprmExecve:
+      return Stage::kSearchBinaryHandler;
+    case Anchor::kLoadElfBinary:
+      return returned == Anchor::kSetupArgPages ? Stage::kElfMapSegments : Stage::kLoadElfBinary;
+    default:
+      return exec_entry_stage(parent);
+  }
+}
+
+}  // namespace
+
+void compute_exec_partition(const ExecEvent* events, ktl::size_t count, Partition* out) {
+  *out = Partition{};
+  constexpr int kMaxDepth = 16;
+  Anchor open[kMaxDepth];
+  int depth = 0;
+  int previous = -1;
+  Stage previous_stage = Stage::kExecPrologue;
+  for (ktl::size_t i = 0; i < count; ++i) {
+    const ExecEvent& event = events[i];
+    Stage stage;
+    if (!event.is_return) {
+      if (depth == kMaxDepth) {
+        ++out->dropped_boundaries;
+        continue;
+      }
+      open[depth++] = event.anchor;
+      stage = exec_entry_stage(event.anchor);
+    } else {
+      int found = depth - 1;
+      while (found >= 0 && open[found] != event.anchor) --found;
+      if (found < 0) {
+        ++out->dropped_boundaries;  // a return whose entry we never saw
+        continue;
+      }
+      depth = found;
+      stage = depth > 0 ? exec_gap_stage(open[depth - 1], event.anchor) : Stage::kExecEpilogue;
+    }
+    if (previous >= 0) {
+      if (event.offset_ns < events[previous].offset_ns) {
+        ++out->dropped_boundaries;
+        continue;
+      }
+      auto index = static_cast<ktl::size_t>(previous_stage);
+      out->stage_ns[index] += event.offset_ns - events[previous].offset_ns;
+      out->ran_mask |= ktl::u64{1} << index;
+      out->total_ns = event.offset_ns - events[0].offset_ns;
+    }
+    previous = static_cast<int>(i);
+    previous_stage = stage;
+  }
+}
+
 Stage merged_into(Stage stage, ktl::u64 available_anchors) {
+  if (static_cast<ktl::u8>(stage) >= static_cast<ktl::u8>(kExecFirst)) {
+    // An exec stage opened by an anchor's entry needs that anchor; without
+    // it, the time stays with the enclosing stage.
+    for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+      auto anchor = static_cast<Anchor>(a);
+      if (exec_entry_stage(anchor) != stage || entry_boundary(anchor) < kBoundaryCount) continue;
+      if (available_anchors & (ktl::u64{1} << a)) return stage;
+      return stage == Stage::kExecPrologue ? stage : Stage::kExecArgs;
+    }
+    return stage;  // a gap of an available parent
+  }
   // A stage is measured when some boundary that opens it belongs to an
   // available anchor; otherwise its time lands in the stage opened by the
   // nearest available boundary before it.

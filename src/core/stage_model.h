@@ -34,6 +34,23 @@ enum class Anchor : ktl::u8 {
   kSchedPostFork,
   kCgroupPostFork,
   kWakeUpNewTask,
+  // execve (fs/exec.c, fs/binfmt_*.c)
+  kDoExecveatCommon,
+  kAllocBprm,
+  kCopyStringKernel,
+  kCopyStrings,
+  kBprmExecve,
+  kDoOpenExecat,
+  kSchedExec,
+  kLoadElfBinary,
+  kLoadScript,
+  kBeginNewExec,
+  kSetupNewExec,
+  kSetupArgPages,
+  kFinalizeExec,
+  kFreeBprm,
+  // a task's end (closes spawns that never exec)
+  kDoExit,
   kCount,
 };
 
@@ -41,7 +58,10 @@ enum class Anchor : ktl::u8 {
 enum class AnchorRole : ktl::u8 {
   kCreationStart,  // kernel_clone: a creation begins at entry, ends at return
   kCopyProcess,    // copy_process: the partitioned span; io workers begin here
-  kStep,           // a step inside the creation of the calling task
+  kStep,           // a step inside the creation or exec of the calling task
+  kExecStart,      // do_execveat_common: an exec begins at entry, ends at return
+  kExecFilename,   // alloc_bprm: a step that also names the file being executed
+  kExit,           // do_exit: entry only
 };
 
 struct AnchorInfo {
@@ -144,9 +164,31 @@ enum class Stage : ktl::u8 {
   kWakeUpNewTask,
   kVforkWait,
   kCloneReturn,
+  // execve: do_execveat_common's span, partitioned by the exec anchors
+  kExecPrologue,
+  kAllocBprm,
+  kCountArgs,
+  kCopyStringKernel,
+  kCopyStrings,
+  kExecArgs,
+  kPrepareBprmCreds,
+  kDoOpenExecat,
+  kSchedExec,
+  kSearchBinaryHandler,
+  kLoadElfBinary,
+  kLoadScript,
+  kBeginNewExec,
+  kSetupNewExec,
+  kSetupArgPages,
+  kElfMapSegments,
+  kFinalizeExec,
+  kFreeBprm,
+  kExecEpilogue,
   kCount,
 };
 inline constexpr ktl::size_t kStageCount = static_cast<ktl::size_t>(Stage::kCount);
+static_assert(kStageCount <= 64, "stage sets are 64-bit masks");
+inline constexpr Stage kExecFirst = Stage::kExecPrologue;
 inline constexpr Stage kCopyProcessFirst = Stage::kDupTaskStruct;
 inline constexpr Stage kCopyProcessLast = Stage::kBetweenCalls;
 
@@ -154,6 +196,7 @@ enum class StageType : ktl::u8 {
   kDirect,  // one probed function, entry to return
   kGap,     // code the compiler inlined between two anchors
   kOuter,   // kernel_clone's own steps around copy_process
+  kExec,    // a stage of execve (direct or gap, see contains)
 };
 
 struct StageInfo {
@@ -194,6 +237,21 @@ struct Partition {
 // vfork is true, else kCloneReturn. A boundary earlier than the one before
 // it is dropped. present: bit per Boundary; ns: timestamps by Boundary.
 void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork, Partition* out);
+
+// One anchor crossing in an exec's event log.
+struct ExecEvent {
+  ktl::u32 offset_ns;  // since the exec's first event (saturates at ~4.29 s)
+  Anchor anchor;
+  bool is_return;
+};
+inline constexpr ktl::size_t kMaxExecEvents = 64;
+
+// The exec's stages: each interval between consecutive events goes to the
+// stage the opening event starts (a function's own stage at its entry; at a
+// return, the enclosing function's gap, e.g. search_binary_handler inside
+// bprm_execve), so stages sum exactly to the exec's span. Unbalanced
+// returns (a missed entry) are counted in dropped_boundaries.
+void compute_exec_partition(const ExecEvent* events, ktl::size_t count, Partition* out);
 
 // For the stages file: which stage absorbs `stage` when the anchors in
 // available_anchors (bit per Anchor) are the only ones registered; returns

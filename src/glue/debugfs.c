@@ -259,6 +259,7 @@ int fs_debugfs_create(void)
 	fs_add("records", 0400, FS_FILE_RECORDS, &fs_snapshot_fops);
 	fs_add("slowest", 0400, FS_FILE_SLOWEST, &fs_snapshot_fops);
 	fs_add("verdicts", 0400, FS_FILE_VERDICTS, &fs_snapshot_fops);
+	fs_add("spawns", 0400, FS_FILE_SPAWNS, &fs_snapshot_fops);
 	fs_add("control", 0600, FS_FILE_CONTROL, &fs_command_fops);
 	fs_add("filter", 0600, FS_FILE_FILTER, &fs_command_fops);
 	fs_add("trace_pipe", 0400, FS_FILE_TRACE, &fs_pipe_fops);

@@ -70,6 +70,7 @@ static int __init fs_init(void)
 	config.inflight_slots = roundup_pow_of_two(2 * max_inflight);
 	config.ring_records = ring_size;
 	config.top_n = top_n;
+	config.spawn_slots = 4096;
 	err = fs_core_init(&config);
 	if (err)
 		goto err_cxxrt;

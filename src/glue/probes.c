@@ -160,19 +160,43 @@ static void fs_read_creation_args(struct fs_creation_args *out,
 }
 NOKPROBE_SYMBOL(fs_read_creation_args);
 
+/* The calling task, for an exec. */
+static void fs_read_task(struct fs_creation_args *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pid = current->pid;
+	out->tgid = current->tgid;
+	memcpy(out->comm, current->comm, FS_COMM_LEN);
+	out->comm[FS_COMM_LEN - 1] = '\0';
+}
+NOKPROBE_SYMBOL(fs_read_task);
+
 static int fs_entry_handler(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	u64 now = ktime_get_mono_fast_ns();
 	struct fs_anchor_probe *probe = fs_probe_of(ri);
 	struct fs_creation_args args;
 	const struct kernel_clone_args *clone_args;
+	const struct filename *name;
 
 	this_cpu_inc(*probe->hits);
-	/* Creations run in task context; anything else is not ours. */
+	/* Creations and execs run in task context; anything else is not ours. */
 	if (!in_task())
 		return 1;
-	if (probe->role == FS_ROLE_STEP)
+	switch (probe->role) {
+	case FS_ROLE_STEP:
+	case FS_ROLE_EXIT:
 		return fs_core_on_entry(probe->anchor, current, ri->data, NULL, now);
+	case FS_ROLE_EXEC_START:
+		fs_read_task(&args);
+		return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
+	case FS_ROLE_EXEC_FILENAME:
+		/* alloc_bprm(int fd, struct filename *filename) */
+		memset(&args, 0, sizeof(args));
+		name = (const struct filename *)regs_get_kernel_argument(regs, 1);
+		args.filename = name ? name->name : NULL;
+		return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
+	}
 	clone_args = (const struct kernel_clone_args *)regs_get_kernel_argument(
 		regs, probe->role == FS_ROLE_CREATION_START ? 0 : 3);
 	fs_read_creation_args(&args, clone_args);
@@ -186,25 +210,33 @@ static int fs_return_handler(struct kretprobe_instance *ri,
 	u64 now = ktime_get_mono_fast_ns();
 	struct fs_anchor_probe *probe = fs_probe_of(ri);
 	unsigned long value = regs_return_value(regs);
-	struct fs_observation seen, *observation = NULL;
-	s64 ret = 0;
-	int child_pid = 0;
+	struct fs_observation seen;
+	struct fs_return_facts facts = { 0 };
+	struct task_struct *child;
 
-	if (probe->role == FS_ROLE_CREATION_START) {
+	switch (probe->role) {
+	case FS_ROLE_CREATION_START:
 		/* kernel_clone returns pid_t: only eax is defined. */
-		ret = (pid_t)value;
-	} else if (probe->role == FS_ROLE_COPY_PROCESS) {
-		if (IS_ERR((void *)value))
-			ret = PTR_ERR((void *)value);
-		else {
-			/* Not yet woken: the new task cannot exit under us. */
-			child_pid = ((struct task_struct *)value)->pid;
-			fs_observe(&seen, (struct task_struct *)value);
-			observation = &seen;
+		facts.retval = (pid_t)value;
+		break;
+	case FS_ROLE_COPY_PROCESS:
+		if (IS_ERR((void *)value)) {
+			facts.retval = PTR_ERR((void *)value);
+			break;
 		}
+		/* Not yet woken: the new task cannot exit under us. */
+		child = (struct task_struct *)value;
+		facts.child_pid = child->pid;
+		facts.child_task = child;
+		fs_observe(&seen, child);
+		facts.observation = &seen;
+		break;
+	case FS_ROLE_EXEC_START:
+		facts.retval = (int)value;
+		facts.comm = current->comm;
+		break;
 	}
-	fs_core_on_return(probe->anchor, ri->data, ret, child_pid, observation,
-			  now);
+	fs_core_on_return(probe->anchor, ri->data, &facts, now);
 	return 0;
 }
 NOKPROBE_SYMBOL(fs_return_handler);

@@ -13,7 +13,28 @@
 
 namespace {
 
-fs_core_config small_config() { return fs_core_config{64, 32, 4}; }
+fs_core_config small_config() { return fs_core_config{64, 32, 4, 64}; }
+
+void on_return(unsigned int anchor, void* data, long long retval, int child_pid,
+               const fs_observation* observation, unsigned long long now,
+               const void* child_task = nullptr) {
+  fs_return_facts facts{};
+  facts.retval = retval;
+  facts.child_pid = child_pid;
+  facts.child_task = child_task;
+  facts.observation = observation;
+  fs_core_on_return(anchor, data, &facts, now);
+}
+
+unsigned int anchor_named(const char* name) {
+  for (unsigned int i = 0; i < fs_core_anchor_count(); ++i) {
+    fs_anchor_desc desc;
+    fs_core_anchor_describe(i, &desc);
+    if (std::strcmp(desc.names[0], name) == 0) return i;
+  }
+  ADD_FAILURE() << "no anchor " << name;
+  return 0;
+}
 
 fs_cxxrt_stats rt_stats() {
   fs_cxxrt_stats s{};
@@ -54,19 +75,19 @@ void simulate_fork(const void* task, int pid, int child, unsigned long long& now
   seen.child_null_mask = 0x60;  // no sysvsem undo list, no io_context
   seen.parent_is_caller = 1;
   seen.exit_signal = 17;
-  unsigned int n = fs_core_anchor_count();
+  unsigned int wake = anchor_named("wake_up_new_task");
   ASSERT_LE(fs_core_probe_data_size(), sizeof(data[0]));
   EXPECT_EQ(fs_core_on_entry(0, task, data[0], &args, now += 100), 0);
   EXPECT_EQ(fs_core_on_entry(1, task, data[1], &args, now += 100), 0);
-  for (unsigned int a = 2; a + 1 < n; ++a) {
+  for (unsigned int a = 2; a < wake; ++a) {
     // Steps of an untracked creation skip their return probe.
     EXPECT_EQ(fs_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
-    fs_core_on_return(a, data[a], 0, 0, nullptr, now += 100);
+    on_return(a, data[a], 0, 0, nullptr, now += 100);
   }
-  fs_core_on_return(1, data[1], 0, child, &seen, now += 100);
-  fs_core_on_entry(n - 1, task, data[n - 1], nullptr, now += 100);
-  fs_core_on_return(n - 1, data[n - 1], 0, 0, nullptr, now += 100);
-  fs_core_on_return(0, data[0], child, 0, nullptr, now += 100);
+  on_return(1, data[1], 0, child, &seen, now += 100, &data[63]);
+  fs_core_on_entry(wake, task, data[wake], nullptr, now += 100);
+  on_return(wake, data[wake], 0, 0, nullptr, now += 100);
+  on_return(0, data[0], child, 0, nullptr, now += 100);
 }
 
 class CoreTest : public ::testing::Test {
@@ -215,14 +236,14 @@ TEST(CoreInit, ExitReleasesEverythingEvenAfterTraffic) {
 }
 
 TEST(CoreInit, RejectsABadConfiguration) {
-  fs_core_config config{100, 32, 4};  // inflight slots must be a power of two
+  fs_core_config config{100, 32, 4, 64};  // inflight slots must be a power of two
   EXPECT_EQ(fs_core_init(&config), -FS_EINVAL);
 }
 
 TEST(CoreInit, EventsAndReadsBeforeInitAreHarmless) {
   unsigned char data[32] = {};
   EXPECT_EQ(fs_core_on_entry(0, &data, data, nullptr, 1), 1);
-  fs_core_on_return(0, data, 5, 0, nullptr, 2);
+  on_return(0, data, 5, 0, nullptr, 2);
   fs_text text{};
   EXPECT_EQ(fs_core_render(FS_FILE_COUNTERS, nullptr, nullptr, 0, &text), -FS_EINVAL);
   const char* why = nullptr;
