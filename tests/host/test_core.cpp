@@ -44,8 +44,9 @@ fs_cxxrt_stats rt_stats() {
 
 std::string render(fs_file file) {
   fs_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
-  fs_probe_health probes[32] = {};
+  fs_probe_health probes[64] = {};
   unsigned int n = fs_core_anchor_count();
+  EXPECT_LE(n, std::size(probes));
   for (unsigned int i = 0; i < n; ++i) {
     fs_anchor_desc desc;
     fs_core_anchor_describe(i, &desc);
