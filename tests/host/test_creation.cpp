@@ -176,8 +176,8 @@ TEST(Classify, FirstRuleWins) {
 }
 
 TEST(Kind, NamesRoundTrip) {
-  const char* expected[] = {"fork",   "vfork",   "thread",    "clone",
-                            "clone3", "kthread", "io_worker", "umh"};
+  const char* expected[] = {"fork",    "vfork",     "thread", "clone", "clone3",
+                            "kthread", "io_worker", "umh",    "exec"};
   ASSERT_EQ(std::size(expected), static_cast<size_t>(Kind::kCount));
   for (size_t i = 0; i < std::size(expected); ++i) {
     Kind kind = static_cast<Kind>(i);

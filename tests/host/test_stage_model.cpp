@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "stage_model.h"
 
@@ -25,7 +26,8 @@ ktl::u64 sum_copy_process_stages(const Partition& p) {
 }
 
 TEST(StageModel, EveryAnchorHasOneEntryAndOneReturnInOrder) {
-  for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+  // Creation anchors have fixed boundaries; exec anchors use an event log.
+  for (ktl::size_t a = 0; a < static_cast<ktl::size_t>(Anchor::kDoExecveatCommon); ++a) {
     auto anchor = static_cast<Anchor>(a);
     Boundary entry = entry_boundary(anchor);
     Boundary ret = return_boundary(anchor);
@@ -208,6 +210,127 @@ TEST(StageMerge, MissingAnchorNamesItsAbsorbingStage) {
   EXPECT_EQ(merged_into(Stage::kAuditAlloc, no_audit), Stage::kBetweenCalls);
   ktl::u64 no_pgd = all & ~(ktl::u64{1} << static_cast<int>(Anchor::kPgdAlloc));
   EXPECT_EQ(merged_into(Stage::kPgdAlloc, no_pgd), Stage::kMmInit);
+}
+
+// Builds an exec event log from (anchor, is_return) steps 10 ns apart.
+struct ExecLog {
+  ExecEvent events[kMaxExecEvents];
+  ktl::size_t count = 0;
+  ktl::u32 clock = 0;
+  ExecLog& at(Anchor anchor, bool is_return, ktl::u32 step = 10) {
+    events[count++] = ExecEvent{clock, anchor, is_return};
+    clock += step;
+    return *this;
+  }
+  ExecLog& call(Anchor anchor, ktl::u32 inside = 10) {
+    return at(anchor, false, inside).at(anchor, true);
+  }
+};
+
+ktl::u64 sum_all(const Partition& p) {
+  ktl::u64 sum = 0;
+  for (ktl::u64 v : p.stage_ns) sum += v;
+  return sum;
+}
+
+TEST(ExecPartition, ElfExecSumsExactlyWithNamedGaps) {
+  ExecLog log;
+  log.at(Anchor::kDoExecveatCommon, false, 7)
+      .at(Anchor::kAllocBprm, false, 3)
+      .call(Anchor::kMmInit, 40)
+      .at(Anchor::kAllocBprm, true, 11)  // count_args: 11
+      .call(Anchor::kCopyStringKernel)
+      .call(Anchor::kCopyStrings, 20)
+      .call(Anchor::kCopyStrings, 30)
+      .at(Anchor::kBprmExecve, false, 5)  // prepare_bprm_creds: 5
+      .call(Anchor::kDoOpenExecat, 100)
+      .call(Anchor::kSchedExec)
+      .at(Anchor::kLoadElfBinary, false, 9)
+      .call(Anchor::kBeginNewExec, 300)
+      .call(Anchor::kSetupArgPages, 50)
+      .at(Anchor::kLoadElfBinary, true, 13)  // back in bprm_execve: search_binary_handler
+      .at(Anchor::kBprmExecve, true, 4)      // exec_epilogue
+      .call(Anchor::kFreeBprm)
+      .at(Anchor::kDoExecveatCommon, true, 0);
+  Partition p;
+  compute_exec_partition(log.events, log.count, &p);
+  EXPECT_EQ(p.dropped_boundaries, 0u);
+  EXPECT_EQ(p.total_ns, log.events[log.count - 1].offset_ns);
+  EXPECT_EQ(sum_all(p), p.total_ns);
+  auto ns = [&](Stage s) { return p.stage_ns[static_cast<int>(s)]; };
+  EXPECT_EQ(ns(Stage::kExecPrologue), 7u);
+  EXPECT_EQ(ns(Stage::kMmInit), 40u);
+  EXPECT_EQ(ns(Stage::kCountArgs), 11u);
+  EXPECT_EQ(ns(Stage::kCopyStrings), 50u);  // both calls
+  EXPECT_EQ(ns(Stage::kPrepareBprmCreds), 5u);
+  EXPECT_EQ(ns(Stage::kDoOpenExecat), 100u);
+  EXPECT_EQ(ns(Stage::kBeginNewExec), 300u);
+  EXPECT_EQ(ns(Stage::kElfMapSegments), 10u);  // after setup_arg_pages returns
+  // bprm_execve after each nested return: do_open_execat, sched_exec, the loader.
+  EXPECT_EQ(ns(Stage::kSearchBinaryHandler), 10u + 10u + 13u);
+}
+
+TEST(ExecPartition, ScriptRunsTheLoadersTwice) {
+  ExecLog log;
+  log.at(Anchor::kDoExecveatCommon, false)
+      .at(Anchor::kBprmExecve, false)
+      .call(Anchor::kLoadElfBinary, 2)  // ENOEXEC: not an ELF
+      .at(Anchor::kLoadScript, false)
+      .call(Anchor::kDoOpenExecat, 70)  // the interpreter
+      .at(Anchor::kLoadScript, true)
+      .call(Anchor::kLoadElfBinary, 500)  // the interpreter itself
+      .at(Anchor::kBprmExecve, true)
+      .at(Anchor::kDoExecveatCommon, true, 0);
+  Partition p;
+  compute_exec_partition(log.events, log.count, &p);
+  EXPECT_EQ(sum_all(p), p.total_ns);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kLoadElfBinary)], 502u);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kDoOpenExecat)], 70u);
+  EXPECT_EQ(p.stage_ns[static_cast<int>(Stage::kLoadScript)], 20u);
+}
+
+TEST(ExecPartition, ReturnWithoutEntryIsDroppedAndCounted) {
+  ExecLog log;
+  log.at(Anchor::kDoExecveatCommon, false)
+      .at(Anchor::kSchedExec, true)  // its entry was missed
+      .call(Anchor::kAllocBprm)
+      .at(Anchor::kDoExecveatCommon, true, 0);
+  Partition p;
+  compute_exec_partition(log.events, log.count, &p);
+  EXPECT_EQ(p.dropped_boundaries, 1u);
+  EXPECT_EQ(sum_all(p), p.total_ns);
+  EXPECT_EQ(p.total_ns, 40u);
+}
+
+TEST(ExecPartition, RandomBalancedLogsAlwaysSumExactly) {
+  std::mt19937_64 rng(7);
+  const Anchor nested[] = {Anchor::kAllocBprm,     Anchor::kCopyStrings,  Anchor::kBprmExecve,
+                           Anchor::kLoadElfBinary, Anchor::kBeginNewExec, Anchor::kMmInit};
+  for (int round = 0; round < 2000; ++round) {
+    ExecLog log;
+    log.at(Anchor::kDoExecveatCommon, false, rng() % 1000);
+    std::vector<Anchor> stack;
+    while (log.count < kMaxExecEvents - 1 - stack.size() && rng() % 8 != 0) {
+      if (!stack.empty() && (rng() % 2 || stack.size() == 8)) {
+        log.at(stack.back(), true, rng() % 1000);
+        stack.pop_back();
+      } else {
+        Anchor a = nested[rng() % std::size(nested)];
+        stack.push_back(a);
+        log.at(a, false, rng() % 1000);
+      }
+    }
+    while (!stack.empty()) {
+      log.at(stack.back(), true, rng() % 1000);
+      stack.pop_back();
+    }
+    log.at(Anchor::kDoExecveatCommon, true, 0);
+    Partition p;
+    compute_exec_partition(log.events, log.count, &p);
+    ASSERT_EQ(p.dropped_boundaries, 0u);
+    ASSERT_EQ(sum_all(p), p.total_ns);
+    ASSERT_EQ(p.total_ns, log.events[log.count - 1].offset_ns);
+  }
 }
 
 }  // namespace
