@@ -60,9 +60,13 @@ void append_errno_name(ktl::StringBuilder& out, ktl::s64 error) {
     const char* name;
   };
   static constexpr Name kNames[] = {
-      {1, "EPERM"},   {2, "ENOENT"},  {4, "EINTR"},   {11, "EAGAIN"},          {12, "ENOMEM"},
-      {13, "EACCES"}, {14, "EFAULT"}, {16, "EBUSY"},  {17, "EEXIST"},          {22, "EINVAL"},
-      {24, "EMFILE"}, {28, "ENOSPC"}, {87, "EUSERS"}, {513, "ERESTARTNOINTR"},
+      {1, "EPERM"},    {2, "ENOENT"},        {4, "EINTR"},
+      {7, "E2BIG"},    {8, "ENOEXEC"},       {11, "EAGAIN"},
+      {12, "ENOMEM"},  {20, "ENOTDIR"},      {21, "EISDIR"},
+      {26, "ETXTBSY"}, {36, "ENAMETOOLONG"}, {40, "ELOOP"},
+      {13, "EACCES"},  {14, "EFAULT"},       {16, "EBUSY"},
+      {17, "EEXIST"},  {22, "EINVAL"},       {24, "EMFILE"},
+      {28, "ENOSPC"},  {87, "EUSERS"},       {513, "ERESTARTNOINTR"},
   };
   for (const Name& name : kNames) {
     if (name.value == error) {
