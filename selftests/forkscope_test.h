@@ -188,7 +188,8 @@ static inline int fs_do_forks(int n)
 
 static inline int fs_do_vforks(int n)
 {
-	int i, status;
+	volatile int i;	/* vfork: the child runs on our stack */
+	int status;
 
 	for (i = 0; i < n; i++) {
 		pid_t pid = vfork();

@@ -302,7 +302,19 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
   out.append(",\"total_ns\":").append_u64(partition.total_ns);
   out.append(",\"anomalies\":")
       .append_u64(record.repeated_boundaries + partition.dropped_boundaries);
-  out.append("}\n");
+  out.append(",\"verdict\":\"").append(verdict_name(record.verdict.kind));
+  out.append("\",\"verdict_reason\":");
+  if (record.verdict.reason != nullptr) {
+    out.append_char('"').append_json_escaped(record.verdict.reason).append_char('"');
+  } else {
+    out.append("null");
+  }
+  out.append(",\"predicted_errno\":").append_s64(record.prediction.error);
+  out.append(",\"predicted\":\"");
+  append_prediction(out, record.prediction);
+  out.append("\",\"observed\":\"");
+  if (record.ret > 0) append_observation(out, record.observation);
+  out.append("\"}\n");
 }
 
 namespace {

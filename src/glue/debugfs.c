@@ -127,12 +127,12 @@ static ssize_t fs_command_write(struct file *file, const char __user *ubuf,
 	int err;
 
 	if (*ppos != 0) {
-		pr_warn("%s: write at offset %lld: one command per write, from offset 0\n",
+		pr_warn("%s: rejected: write at offset %lld: one command per write, from offset 0\n",
 			name, *ppos);
 		return -EINVAL;
 	}
 	if (count > FS_WRITE_MAX) {
-		pr_warn("%s: write of %zu bytes is longer than %d\n", name,
+		pr_warn("%s: rejected: write of %zu bytes is longer than %d\n", name,
 			count, FS_WRITE_MAX);
 		return -EINVAL;
 	}

@@ -296,13 +296,25 @@ void fs_probes_unregister(void)
 {
 	unsigned int i;
 
+	struct kretprobe **armed;
+	unsigned int n = 0;
+
 	if (!fs_probes)
 		return;
+	/* One batch: a single RCU grace period instead of one per probe. */
+	armed = kcalloc(fs_nr_probes, sizeof(*armed), GFP_KERNEL);
 	for (i = 0; i < fs_nr_probes; i++) {
-		if (fs_probes[i].registered)
+		if (!fs_probes[i].registered)
+			continue;
+		if (armed)
+			armed[n++] = &fs_probes[i].rp;
+		else
 			unregister_kretprobe(&fs_probes[i].rp);
 		fs_probes[i].registered = false;
 	}
+	if (n)
+		unregister_kretprobes(armed, n);
+	kfree(armed);
 	for (i = 0; i < fs_nr_probes; i++)
 		free_percpu(fs_probes[i].hits);
 	kfree(fs_probes);

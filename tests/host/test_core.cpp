@@ -68,6 +68,7 @@ void simulate_fork(const void* task, int pid, int child, unsigned long long& now
   args.exit_signal = 17;
   args.origin = FS_ORIGIN_CLONE;
   args.pid = args.tgid = pid;
+  args.caller.has_mm = 1;
   std::strcpy(args.comm, "bash");
   alignas(16) unsigned char data[64][32] = {};
   // What a glibc fork's child looks like: everything copied, same nsproxy.
@@ -141,6 +142,9 @@ TEST_F(CoreTest, AForkShowsUpInEveryFile) {
   EXPECT_NE(json.find("\"stages\":{\"dup_task_struct\":100,\"copy_creds\":100,"), std::string::npos)
       << json;
   EXPECT_EQ(json.back(), '\n');
+  EXPECT_NE(json.find("\"verdict\":\"match\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"predicted\":\"mm=copied"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"observed\":\"mm=copied"), std::string::npos) << json;
   EXPECT_NE(render(FS_FILE_STATS).find("== kind fork: 1 creations"), std::string::npos);
   EXPECT_NE(render(FS_FILE_HIST).find("@dup_mmap (ns, 1 creations"), std::string::npos);
   EXPECT_NE(render(FS_FILE_SLOWEST).find("#1 fork bash[42/42]"), std::string::npos);
