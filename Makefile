@@ -33,4 +33,6 @@ demo: setup
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	# Kbuild's clean does not know our C++ objects (built by our own rule).
+	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
 	rm -rf build/host build/selftests build/check

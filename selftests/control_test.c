@@ -609,8 +609,8 @@ static const struct bad_write bad_writes[] = {
 	BAD("control", "enable\0", CTL_WHY("embedded NUL byte")),
 	BAD("control", "\xff\xfe", CTL_WHY("non-printable byte")),
 	BAD("control", "\x1b[31menable", CTL_WHY("non-printable byte")),
-	{ "control", long_text, 300, 0, "forkscope: control: write of 300 bytes is longer than 256" },
-	{ "control", "enable", 6, 5, "forkscope: control: write at offset 5" },
+	{ "control", long_text, 300, 0, "forkscope: control: rejected: write of 300 bytes is longer than 256" },
+	{ "control", "enable", 6, 5, "forkscope: control: rejected: write at offset 5" },
 	BAD("filter", "pid=abc", FLT_WHY("number must be plain decimal digits")),
 	BAD("filter", "pid=-1", FLT_WHY("number must be plain decimal digits")),
 	BAD("filter", "pid=0", FLT_WHY("pid and tgid need a number from 1 to 4194304")),
@@ -633,8 +633,8 @@ static const struct bad_write bad_writes[] = {
 	BAD("filter", "\x7f", FLT_WHY("non-printable byte")),
 	BAD("filter", "comm=\xc3\xa9t\xc3\xa9", FLT_WHY("non-printable byte")),
 	BAD("filter", "pid=1\0", FLT_WHY("embedded NUL byte")),
-	{ "filter", long_text, 300, 0, "forkscope: filter: write of 300 bytes is longer than 256" },
-	{ "filter", "clear", 5, 1, "forkscope: filter: write at offset 1" },
+	{ "filter", long_text, 300, 0, "forkscope: filter: rejected: write of 300 bytes is longer than 256" },
+	{ "filter", "clear", 5, 1, "forkscope: filter: rejected: write at offset 1" },
 };
 
 TEST_F(loaded, malformed_writes_are_rejected_with_a_reason)
