@@ -6,7 +6,7 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module host-tests selftests check demo clean
+.PHONY: all setup module module-clean host-tests selftests check demo clean
 all: module
 
 setup:
@@ -31,8 +31,10 @@ demo: setup
 	$(MAKE) --no-print-directory selftests >>build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
 	scripts/vm --log build/vm-demo.log --add scripts/demo-guest.sh:/opt/forkscope/demo.sh -- /opt/forkscope/demo.sh
 
-clean:
+module-clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	# Kbuild's clean does not know our C++ objects (built by our own rule).
 	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
+
+clean: module-clean
 	rm -rf build/host build/selftests build/check

@@ -156,25 +156,6 @@ static long long max_seq(struct __test_metadata *_metadata)
 	return seq;
 }
 
-/* fs_do_vforks's loop, with the counter kept in memory across vfork. */
-static int do_vforks(int n)
-{
-	volatile int i;
-	int status;
-
-	for (i = 0; i < n; i++) {
-		pid_t pid = vfork();
-
-		if (pid < 0)
-			return -1;
-		if (pid == 0)
-			_exit(0);
-		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-			return -1;
-	}
-	return 0;
-}
-
 static int pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
@@ -184,23 +165,6 @@ static int pin_to_cpu(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set);
 }
 
-/*
- * Leaves forkscope unloaded, also when an earlier test was killed while
- * loading or unloading it: -ENOENT means someone else's unload finished.
- */
-static int unload_if_loaded(void)
-{
-	int tries, err;
-
-	for (tries = 0; tries < 20 && fs_is_loaded(); tries++) {
-		err = fs_unload();
-		if (err && err != -ENOENT && err != -EBUSY)
-			return err;
-		if (err)
-			usleep(50000);
-	}
-	return fs_is_loaded() ? -EBUSY : 0;
-}
 
 FIXTURE(loaded) {
 	int unused;
@@ -208,7 +172,7 @@ FIXTURE(loaded) {
 
 FIXTURE_SETUP(loaded)
 {
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load(NULL));
 	ASSERT_EQ(0, prctl(PR_SET_NAME, COMM, 0, 0, 0));
 }
@@ -233,7 +197,7 @@ TEST_F(loaded, disable_counts_creations_as_disabled)
 	EXPECT_EQ(0, c0.enabled);
 	ASSERT_EQ(0, fs_snapshot_creations(&creations0, &processes0));
 	ASSERT_EQ(0, fs_do_forks(30));
-	ASSERT_EQ(0, do_vforks(5));
+	ASSERT_EQ(0, fs_do_vforks(5));
 	ASSERT_EQ(0, fs_do_threads(5));
 	ASSERT_EQ(0, fs_snapshot_creations(&creations1, &processes1));
 	ASSERT_EQ(0, read_ctr(&c1));
@@ -513,7 +477,7 @@ TEST_F(loaded, filter_by_kind)
 	seq = max_seq(_metadata);
 	ASSERT_EQ(0, read_ctr(&c0));
 	ASSERT_EQ(0, fs_do_forks(4));
-	ASSERT_EQ(0, do_vforks(3));
+	ASSERT_EQ(0, fs_do_vforks(3));
 	ASSERT_EQ(0, fs_do_threads(2));
 	ASSERT_EQ(0, read_ctr(&c1));
 	recs_read(_metadata, &recs);
@@ -881,7 +845,7 @@ TEST(small_ring_overwrites_are_accounted)
 	struct recs recs;
 	int nb, lines, ncpu = sysconf(_SC_NPROCESSORS_CONF);
 
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load("ring_size=16"));
 	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/version", version, sizeof(version)));
 	EXPECT_EQ(16, fs_find_value(version, "ring_records_per_cpu"));

@@ -61,6 +61,24 @@ static inline int fs_is_loaded(void)
 	return access("/sys/module/forkscope", F_OK) == 0;
 }
 
+/*
+ * Leaves forkscope unloaded, also when an earlier test was killed while
+ * loading or unloading it: -ENOENT means someone else's unload finished.
+ */
+static inline int fs_unload_if_loaded(void)
+{
+	int tries, err;
+
+	for (tries = 0; tries < 20 && fs_is_loaded(); tries++) {
+		err = fs_unload();
+		if (err && err != -ENOENT && err != -EBUSY)
+			return err;
+		if (err)
+			usleep(50000);
+	}
+	return fs_is_loaded() ? -EBUSY : 0;
+}
+
 /* Reads a whole file into buf (NUL-terminated); returns length or -errno. */
 static inline ssize_t fs_read_file(const char *path, char *buf, size_t size)
 {

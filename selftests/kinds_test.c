@@ -118,23 +118,6 @@ static long long max_seq(struct __test_metadata *_metadata)
 	return seq;
 }
 
-/*
- * Leaves forkscope unloaded, also when an earlier test was killed while
- * loading or unloading it: -ENOENT means someone else's unload finished.
- */
-static int unload_if_loaded(void)
-{
-	int tries, err;
-
-	for (tries = 0; tries < 20 && fs_is_loaded(); tries++) {
-		err = fs_unload();
-		if (err && err != -ENOENT && err != -EBUSY)
-			return err;
-		if (err)
-			usleep(50000);
-	}
-	return fs_is_loaded() ? -EBUSY : 0;
-}
 
 FIXTURE(loaded) {
 	int unused;
@@ -142,7 +125,7 @@ FIXTURE(loaded) {
 
 FIXTURE_SETUP(loaded)
 {
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load(NULL));
 	ASSERT_EQ(0, prctl(PR_SET_NAME, COMM, 0, 0, 0));
 }

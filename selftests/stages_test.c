@@ -255,23 +255,6 @@ static const struct fs_record *find_child(const struct fs_record *recs, int n, p
 	return found;
 }
 
-/*
- * Leaves forkscope unloaded, also when an earlier test was killed while
- * loading or unloading it: -ENOENT means someone else's unload finished.
- */
-static int unload_if_loaded(void)
-{
-	int tries, err;
-
-	for (tries = 0; tries < 20 && fs_is_loaded(); tries++) {
-		err = fs_unload();
-		if (err && err != -ENOENT && err != -EBUSY)
-			return err;
-		if (err)
-			usleep(50000);
-	}
-	return fs_is_loaded() ? -EBUSY : 0;
-}
 
 FIXTURE(loaded) {
 	int unused;
@@ -279,7 +262,7 @@ FIXTURE(loaded) {
 
 FIXTURE_SETUP(loaded)
 {
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load(NULL));
 }
 
@@ -627,7 +610,7 @@ TEST(denied_dup_mmap_merges_into_dup_mm)
 	char status[96], symbol[64], registered[8];
 	int i, n, forks = 0;
 
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load("deny_symbols=dup_mmap"));
 	EXPECT_TRUE(fs_klog_contains("kernel symbol dup_mmap not found"));
 	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/stages", text, sizeof(text)));
@@ -674,7 +657,7 @@ TEST(denied_dup_mmap_merges_into_dup_mm)
 
 TEST(denied_copy_process_refuses_load)
 {
-	ASSERT_EQ(0, unload_if_loaded());
+	ASSERT_EQ(0, fs_unload_if_loaded());
 	EXPECT_EQ(-ENOENT, fs_load("deny_symbols=copy_process"));
 	EXPECT_FALSE(fs_is_loaded());
 	EXPECT_TRUE(fs_klog_contains("required kernel symbol copy_process not found"));

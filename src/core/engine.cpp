@@ -712,32 +712,27 @@ void sort_by(Record* records, ktl::size_t n, bool (*before)(const Record&, const
 
 }  // namespace
 
-ktl::size_t Engine::collect_records(Record* out, ktl::size_t max) const {
+ktl::size_t Engine::collect_ring(RecordRing CpuState::*ring, Record* out, ktl::size_t max) const {
   ktl::size_t n = 0;
   for (ktl::u32 i = 0; i < cpus_->size() && n < max; ++i) {
     const CpuState& cpu = cpus_->at(i);
     if (!cpu_is_current(cpu)) continue;
-    ktl::u64 end = cpu.ring.written();
-    for (ktl::u64 index = cpu.ring.oldest(); index < end && n < max; ++index) {
-      if (cpu.ring.read(index, &out[n])) ++n;
+    const RecordRing& records = cpu.*ring;
+    ktl::u64 end = records.written();
+    for (ktl::u64 index = records.oldest(); index < end && n < max; ++index) {
+      if (records.read(index, &out[n])) ++n;
     }
   }
   sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });
   return n;
 }
 
+ktl::size_t Engine::collect_records(Record* out, ktl::size_t max) const {
+  return collect_ring(&CpuState::ring, out, max);
+}
+
 ktl::size_t Engine::collect_mismatches(Record* out, ktl::size_t max) const {
-  ktl::size_t n = 0;
-  for (ktl::u32 i = 0; i < cpus_->size() && n < max; ++i) {
-    const CpuState& cpu = cpus_->at(i);
-    if (!cpu_is_current(cpu)) continue;
-    ktl::u64 end = cpu.mismatches.written();
-    for (ktl::u64 index = cpu.mismatches.oldest(); index < end && n < max; ++index) {
-      if (cpu.mismatches.read(index, &out[n])) ++n;
-    }
-  }
-  sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });
-  return n;
+  return collect_ring(&CpuState::mismatches, out, max);
 }
 
 ktl::size_t Engine::collect_slowest(Record* out, ktl::size_t max) const {

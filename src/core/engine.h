@@ -182,6 +182,7 @@ class Engine {
   void publish(Record& record, const Partition& partition, bool with_stats, CpuState* cpu);
   void count_outcome(Decision decision, bool ok, CpuState* cpu);
   bool cpu_is_current(const CpuState& cpu) const;
+  ktl::size_t collect_ring(RecordRing CpuState::*ring, Record* out, ktl::size_t max) const;
 
   EngineConfig config_;
   PerCpu<CpuState>* cpus_ = nullptr;
