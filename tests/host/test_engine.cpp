@@ -357,6 +357,155 @@ TEST_F(EngineTest, StatsPerKindAndStage) {
   EXPECT_EQ(mmap.max, 1010u);
 }
 
+// An exec by `task`: do_execveat_common around alloc_bprm and a loader.
+void run_exec(Engine& engine, const void* task, int pid, ktl::s64 ret, ktl::u64& clock) {
+  CreationArgs args;
+  args.pid = args.tgid = pid;
+  std::strcpy(args.comm, "child");
+  ProbeData start{}, step{};
+  engine.on_entry(Anchor::kDoExecveatCommon, task, &start, &args, clock += 10);
+  CreationArgs named;
+  named.filename = "/bin/true";
+  engine.on_entry(Anchor::kAllocBprm, task, &step, &named, clock += 10);
+  engine.on_return(Anchor::kAllocBprm, &step, 0, 0, nullptr, clock += 10);
+  engine.on_entry(Anchor::kLoadElfBinary, task, &step, nullptr, clock += 10);
+  engine.on_return(Anchor::kLoadElfBinary, &step, ret, 0, nullptr, clock += 10);
+  ReturnFacts facts;
+  facts.retval = ret;
+  facts.comm = "true";
+  engine.on_return(Anchor::kDoExecveatCommon, &start, facts, clock += 10);
+}
+
+class SpawnTest : public EngineTest {
+ protected:
+  // A fork by the parent whose child is `child_task`/`child_pid`.
+  void fork_child(const void* child_task, ktl::s32 child_pid) {
+    CreationArgs args = fork_args(7, "parent");
+    ProbeData kc{}, cp{};
+    engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+    engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
+    ReturnFacts facts;
+    facts.child_pid = child_pid;
+    facts.child_task = child_task;
+    engine_.on_return(Anchor::kCopyProcess, &cp, facts, tick());
+    engine_.on_return(Anchor::kKernelClone, &kc, child_pid, 0, nullptr, tick());
+  }
+  void exit_task(const void* task) {
+    ProbeData data{};
+    EXPECT_EQ(engine_.on_entry(Anchor::kDoExit, task, &data, nullptr, tick()), 1);
+  }
+  std::vector<Record> spawns() {
+    std::vector<Record> out;
+    for (const Record& r : records()) {
+      if (r.event == EventType::kSpawn) out.push_back(r);
+    }
+    return out;
+  }
+  int child_a_ = 0, child_b_ = 0;
+};
+
+TEST_F(SpawnTest, ForkThenExecIsOneSpawnWithItsParts) {
+  fork_child(&child_a_, 300);
+  clock_ += 5000;  // the child runs before it execs
+  run_exec(engine_, &child_a_, 300, 0, clock_);
+  auto found = spawns();
+  ASSERT_EQ(found.size(), 1u);
+  const Record& spawn = found[0];
+  EXPECT_EQ(spawn.child_pid, 300);
+  EXPECT_EQ(spawn.parent_pid, 7);
+  EXPECT_FALSE(spawn.spawn.exited);
+  EXPECT_STREQ(spawn.exec.filename, "/bin/true");
+  EXPECT_LT(spawn.spawn.fork_start_ns, spawn.spawn.forked_ns);
+  EXPECT_LE(spawn.spawn.forked_ns + 5000, spawn.spawn.exec_start_ns);
+  EXPECT_LT(spawn.spawn.exec_start_ns, spawn.spawn.end_ns);
+  // Only the first exec completes a spawn.
+  run_exec(engine_, &child_a_, 300, 0, clock_);
+  EXPECT_EQ(spawns().size(), 1u);
+  EXPECT_EQ(engine_.counters().spawns, 1u);
+}
+
+TEST_F(SpawnTest, FailedExecKeepsWaitingAndExitEndsIt) {
+  fork_child(&child_a_, 301);
+  run_exec(engine_, &child_a_, 301, -2, clock_);  // ENOENT: not the spawn's end
+  EXPECT_TRUE(spawns().empty());
+  exit_task(&child_a_);
+  auto found = spawns();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(found[0].spawn.exited);
+  EXPECT_EQ(found[0].spawn.exec_start_ns, 0u);
+  EXPECT_EQ(engine_.counters().spawns_exited, 1u);
+  exit_task(&child_a_);  // a second exit of the same task finds nothing
+  EXPECT_EQ(spawns().size(), 1u);
+}
+
+TEST_F(SpawnTest, ExecOrExitWithoutAForkIsNotASpawn) {
+  run_exec(engine_, &child_b_, 400, 0, clock_);
+  exit_task(&child_b_);
+  EXPECT_TRUE(spawns().empty());
+  EXPECT_EQ(engine_.counters().execs, 1u);
+}
+
+TEST_F(SpawnTest, ReusedTaskPointerReplacesTheStaleEntry) {
+  fork_child(&child_a_, 302);  // its exit is never seen
+  fork_child(&child_a_, 303);  // the same task_struct, a new pid
+  run_exec(engine_, &child_a_, 303, 0, clock_);
+  auto found = spawns();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].child_pid, 303);
+  exit_task(&child_a_);
+  EXPECT_EQ(spawns().size(), 1u);
+}
+
+TEST_F(SpawnTest, InterleavedChildrenPairWithTheirOwnForks) {
+  fork_child(&child_a_, 310);
+  fork_child(&child_b_, 311);
+  run_exec(engine_, &child_b_, 311, 0, clock_);
+  exit_task(&child_a_);
+  auto found = spawns();
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].child_pid, 311);
+  EXPECT_FALSE(found[0].spawn.exited);
+  EXPECT_EQ(found[1].child_pid, 310);
+  EXPECT_TRUE(found[1].spawn.exited);
+  EXPECT_LT(found[0].seq, found[1].seq);
+}
+
+TEST_F(SpawnTest, ThreadsAndKernelThreadsAreNotSpawns) {
+  CreationArgs thread = fork_args(7);
+  thread.request.flags = clone_flag::kVm | clone_flag::kFs | clone_flag::kFiles |
+                         clone_flag::kSighand | clone_flag::kThread;
+  ProbeData kc{}, cp{};
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &thread, tick());
+  engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &thread, tick());
+  ReturnFacts facts;
+  facts.child_pid = 320;
+  facts.child_task = &child_a_;
+  engine_.on_return(Anchor::kCopyProcess, &cp, facts, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, 320, 0, nullptr, tick());
+  exit_task(&child_a_);
+  EXPECT_TRUE(spawns().empty());
+}
+
+TEST_F(SpawnTest, FullSpawnTableIsCountedNotSilent) {
+  EngineConfig tiny = config_;
+  tiny.spawn_slots = 1;
+  Engine engine;
+  ASSERT_EQ(engine.init(tiny), 0);
+  int children[3];
+  for (int& child : children) {
+    CreationArgs args = fork_args(7);
+    ProbeData kc{}, cp{};
+    engine.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+    engine.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
+    ReturnFacts facts;
+    facts.child_pid = 330;
+    facts.child_task = &child;
+    engine.on_return(Anchor::kCopyProcess, &cp, facts, tick());
+    engine.on_return(Anchor::kKernelClone, &kc, 330, 0, nullptr, tick());
+  }
+  EXPECT_EQ(engine.counters().spawn_untracked, 2u);
+}
+
 TEST(EngineInit, RejectsBadConfigs) {
   EngineConfig bad;
   bad.inflight_slots = 100;  // not a power of two
