@@ -199,6 +199,9 @@ static int fs_entry_handler(struct kretprobe_instance *ri, struct pt_regs *regs)
 	}
 	clone_args = (const struct kernel_clone_args *)regs_get_kernel_argument(
 		regs, probe->role == FS_ROLE_CREATION_START ? 0 : 3);
+	/* copy_process needs the arguments only to start an io worker. */
+	if (probe->role == FS_ROLE_COPY_PROCESS && !clone_args->io_thread)
+		return fs_core_on_entry(probe->anchor, current, ri->data, NULL, now);
 	fs_read_creation_args(&args, clone_args);
 	return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
 }
