@@ -70,6 +70,7 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::OwnedCounter repeated_boundaries;
   ktl::OwnedCounter dropped_boundaries;
   ktl::OwnedCounter stale_slots;
+  ktl::OwnedCounter filter_contended;
   ktl::OwnedCounter verdicts[3];
   ktl::OwnedCounter execs;
   ktl::OwnedCounter exec_failures;
@@ -110,6 +111,7 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
     repeated_boundaries.reset();
     dropped_boundaries.reset();
     stale_slots.reset();
+    filter_contended.reset();
     for (auto& c : verdicts) c.reset();
     execs.reset();
     exec_failures.reset();
@@ -157,6 +159,7 @@ Engine::~Engine() {
   delete inflight_;
   delete spawns_;
   delete[] consumer_next_;
+  fs_platform_spinlock_destroy(filter_lock_);
 }
 
 int Engine::init(const EngineConfig& config) {
@@ -167,6 +170,8 @@ int Engine::init(const EngineConfig& config) {
     return -FS_EINVAL;
   }
   config_ = config;
+  filter_lock_ = fs_platform_spinlock_create();
+  if (filter_lock_ == nullptr) return -FS_ENOMEM;
   ktl::AllocChecker ac_cpus;
   cpus_ = new (ac_cpus) PerCpu<CpuState>;
   if (!ac_cpus.check()) return -FS_ENOMEM;
@@ -233,7 +238,9 @@ FS_PROBE_CONTEXT Engine::CpuState* Engine::cpu_state() {
 
 FS_PROBE_CONTEXT Decision Engine::decide(const CreationArgs& args, Kind kind, CpuState* cpu) {
   if (!enabled_.load(ktl::MemoryOrder::kRelaxed)) return Decision::kDisabled;
-  const Filter& filter = filters_[active_filter_.load(ktl::MemoryOrder::kAcquire) & 1];
+  bool contended = false;
+  Filter filter = read_filter(&contended);
+  if (contended) cpu->filter_contended.add(1);
   if (filter.active && !filter.matches(args.pid, args.tgid, args.comm, kind)) {
     return Decision::kFiltered;
   }
@@ -641,15 +648,56 @@ FS_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& partition
 
 void Engine::request_reset() { reset_generation_.fetch_add(1); }
 
-void Engine::set_filter(const Filter& filter) {
-  ktl::u32 active = active_filter_.load();
-  filters_[(active + 1) & 1] = filter;
-  active_filter_.store(active + 1, ktl::MemoryOrder::kRelease);
-  // No handler may still read the old copy when the next write reuses it.
-  fs_platform_synchronize_probes();
+namespace {
+// Filter is copied word by word with relaxed atomics: a racing writer makes
+// the copy stale, never undefined, and the sequence check throws it away.
+static_assert(sizeof(Filter) % 8 == 0, "Filter is copied in whole words");
+constexpr ktl::size_t kFilterWords = sizeof(Filter) / 8;
+union FilterWords {
+  Filter filter;
+  ktl::u64 words[kFilterWords];
+  FilterWords() : words{} {}
+};
+// A handler gives up waiting after this many tries and lets the creation
+// through unfiltered (counted as filter_contended): bounded, never lost.
+constexpr int kFilterReadTries = 1024;
+}  // namespace
+
+FS_PROBE_CONTEXT Filter Engine::read_filter(bool* contended) const {
+  const auto* shared = reinterpret_cast<const ktl::u64*>(&filter_);
+  for (int tries = 0; tries < kFilterReadTries; ++tries) {
+    ktl::u32 seq = filter_seq_.load(ktl::MemoryOrder::kAcquire);
+    if ((seq & 1) != 0) continue;
+    FilterWords copy;
+    for (ktl::size_t i = 0; i < kFilterWords; ++i) {
+      copy.words[i] = __atomic_load_n(&shared[i], __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (filter_seq_.load(ktl::MemoryOrder::kRelaxed) == seq) return copy.filter;
+  }
+  *contended = true;
+  return Filter{};
 }
 
-Filter Engine::filter() const { return filters_[active_filter_.load() & 1]; }
+void Engine::set_filter(const Filter& filter) {
+  FilterWords next;
+  next.filter = filter;
+  auto* shared = reinterpret_cast<ktl::u64*>(&filter_);
+  unsigned long flags = fs_platform_spin_lock_irqsave(filter_lock_);
+  ktl::u32 seq = filter_seq_.load(ktl::MemoryOrder::kRelaxed);
+  filter_seq_.store(seq + 1, ktl::MemoryOrder::kRelaxed);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  for (ktl::size_t i = 0; i < kFilterWords; ++i) {
+    __atomic_store_n(&shared[i], next.words[i], __ATOMIC_RELAXED);
+  }
+  filter_seq_.store(seq + 2, ktl::MemoryOrder::kRelease);
+  fs_platform_spin_unlock_irqrestore(filter_lock_, flags);
+}
+
+Filter Engine::filter() const {
+  bool contended = false;
+  return read_filter(&contended);
+}
 
 EngineCounters Engine::counters() const {
   EngineCounters sum;
@@ -667,6 +715,7 @@ EngineCounters Engine::counters() const {
     sum.repeated_boundaries += cpu.repeated_boundaries.read();
     sum.dropped_boundaries += cpu.dropped_boundaries.read();
     sum.stale_slots += cpu.stale_slots.read();
+    sum.filter_contended += cpu.filter_contended.read();
     for (ktl::size_t v = 0; v < 3; ++v) sum.verdicts[v] += cpu.verdicts[v].read();
     sum.execs += cpu.execs.read();
     sum.exec_failures += cpu.exec_failures.read();

@@ -80,6 +80,7 @@ struct EngineCounters {
   ktl::u64 repeated_boundaries = 0;  // an anchor fired twice in one creation (later ignored)
   ktl::u64 dropped_boundaries = 0;   // out-of-order boundary ignored by the partition
   ktl::u64 stale_slots = 0;          // a task began a creation while one was still open
+  ktl::u64 filter_contended = 0;     // passed unfiltered: a filter write was in progress
   ktl::u64 unattributed = 0;         // events on a CPU id beyond the table
   ktl::u64 verdicts[3] = {};         // by VerdictKind, for recorded creations
   ktl::u64 execs = 0;                // do_execveat_common returns
@@ -194,8 +195,13 @@ class Engine {
   ktl::Atomic<ktl::u64> seq_;
   ktl::Atomic<ktl::u64> unattributed_;
   ktl::Atomic<bool> reader_waiting_;
-  Filter filters_[2];
-  ktl::Atomic<ktl::u32> active_filter_;
+  // The filter is a seqlock: a write never waits for a grace period, and a
+  // handler copies it in a few loads. The writer holds filter_lock_ with
+  // IRQs off, so a handler spins for at most one 40-byte copy.
+  Filter read_filter(bool* contended) const;
+  alignas(8) Filter filter_;
+  ktl::Atomic<ktl::u32> filter_seq_;
+  fs_spinlock* filter_lock_ = nullptr;
   ktl::u64 available_anchors_ = ~ktl::u64{0};
   // trace_pipe cursor per CPU (consumer only).
   ktl::u64* consumer_next_ = nullptr;

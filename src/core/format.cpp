@@ -593,6 +593,7 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
   line("repeated_boundaries", counters.repeated_boundaries);
   line("dropped_boundaries", counters.dropped_boundaries);
   line("stale_slots", counters.stale_slots);
+  line("filter_contended", counters.filter_contended);
   line("verdict_checked", counters.verdicts[0] + counters.verdicts[1]);
   line("verdict_matched", counters.verdicts[0]);
   line("verdict_mismatched", counters.verdicts[1]);

@@ -13,6 +13,8 @@
 #include "glue.h"
 
 #define FS_MAX_INFLIGHT_LIMIT 65536
+/* A record is about 1.2 KiB, per CPU: 65536 of them are 80 MiB per CPU. */
+#define FS_RING_SIZE_LIMIT 65536
 
 static char *deny_symbols = "";
 module_param(deny_symbols, charp, 0444);
@@ -27,7 +29,7 @@ MODULE_PARM_DESC(max_inflight,
 static int ring_size = 1024;
 module_param(ring_size, int, 0444);
 MODULE_PARM_DESC(ring_size,
-		 "Records kept per CPU for trace, records and trace_pipe, 16..1048576");
+		 "Records kept per CPU for trace, records and trace_pipe, 16..65536 (about 1.2 KiB each)");
 
 static int top_n = 16;
 module_param(top_n, int, 0444);
@@ -44,7 +46,7 @@ static int fs_check_range(const char *name, int value, int min, int max)
 static int fs_check_params(void)
 {
 	if (fs_check_range("max_inflight", max_inflight, 1, FS_MAX_INFLIGHT_LIMIT) ||
-	    fs_check_range("ring_size", ring_size, 16, 1048576) ||
+	    fs_check_range("ring_size", ring_size, 16, FS_RING_SIZE_LIMIT) ||
 	    fs_check_range("top_n", top_n, 1, 1024))
 		return -EINVAL;
 	if (strlen(deny_symbols) > 4096) {
@@ -57,6 +59,7 @@ static int fs_check_params(void)
 static int __init fs_init(void)
 {
 	struct fs_core_config config;
+	struct fs_cxxrt_stats rt;
 	int err;
 
 	err = fs_check_params();
@@ -83,7 +86,9 @@ static int __init fs_init(void)
 	err = fs_debugfs_create();
 	if (err)
 		goto err_probes;
-	pr_info("loaded (version %s)\n", FS_VERSION);
+	fs_cxxrt_get_stats(&rt);
+	pr_info("loaded (version %s): %llu bytes in %llu allocations\n", FS_VERSION,
+		rt.live_bytes, rt.live_allocs);
 	return 0;
 
 err_probes:
