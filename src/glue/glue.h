@@ -20,8 +20,11 @@ const char *fs_symbol_name(unsigned int anchor);	/* NULL if absent */
 /* Debian's kernel.unprivileged_userns_clone, or NULL if this kernel lacks it. */
 const int *fs_unprivileged_userns_clone(void);
 
-/* probes.c: one kretprobe per resolved anchor. */
-int fs_probes_register(int max_inflight);
+/*
+ * probes.c: one kretprobe per resolved anchor; floor: empty handlers (the
+ * probes' own cost, for the benchmark).
+ */
+int fs_probes_register(int max_inflight, bool floor);
 void fs_probes_unregister(void);
 /* Fills out[anchor] for every anchor; returns the count. */
 unsigned int fs_probes_health(struct fs_probe_health *out, unsigned int max);

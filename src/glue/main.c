@@ -35,6 +35,12 @@ static int top_n = 16;
 module_param(top_n, int, 0444);
 MODULE_PARM_DESC(top_n, "Length of the slowest list, 1..1024");
 
+static char *probe_mode = "full";
+module_param(probe_mode, charp, 0444);
+MODULE_PARM_DESC(probe_mode,
+		 "full (default), or floor: the same kretprobes with empty handlers, which record nothing (benchmark of the probes' own cost)");
+static bool fs_probe_floor;
+
 static int fs_check_range(const char *name, int value, int min, int max)
 {
 	if (value >= min && value <= max)
@@ -49,6 +55,14 @@ static int fs_check_params(void)
 	    fs_check_range("ring_size", ring_size, 16, FS_RING_SIZE_LIMIT) ||
 	    fs_check_range("top_n", top_n, 1, 1024))
 		return -EINVAL;
+	if (!strcmp(probe_mode, "full")) {
+		fs_probe_floor = false;
+	} else if (!strcmp(probe_mode, "floor")) {
+		fs_probe_floor = true;
+	} else {
+		pr_warn("probe_mode=%.32s is not full or floor\n", probe_mode);
+		return -EINVAL;
+	}
 	if (strlen(deny_symbols) > 4096) {
 		pr_warn("deny_symbols is longer than 4096 characters\n");
 		return -EINVAL;
@@ -80,15 +94,15 @@ static int __init fs_init(void)
 	err = fs_symbols_resolve(deny_symbols);
 	if (err)
 		goto err_core;
-	err = fs_probes_register(max_inflight);
+	err = fs_probes_register(max_inflight, fs_probe_floor);
 	if (err)
 		goto err_symbols;
 	err = fs_debugfs_create();
 	if (err)
 		goto err_probes;
 	fs_cxxrt_get_stats(&rt);
-	pr_info("loaded (version %s): %llu bytes in %llu allocations\n", FS_VERSION,
-		rt.live_bytes, rt.live_allocs);
+	pr_info("loaded (version %s%s): %llu bytes in %llu allocations\n", FS_VERSION,
+		fs_probe_floor ? ", probe_mode=floor" : "", rt.live_bytes, rt.live_allocs);
 	return 0;
 
 err_probes:

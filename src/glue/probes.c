@@ -244,7 +244,26 @@ static int fs_return_handler(struct kretprobe_instance *ri,
 }
 NOKPROBE_SYMBOL(fs_return_handler);
 
-int fs_probes_register(int max_inflight)
+/*
+ * probe_mode=floor: the same kretprobes on the same anchors, with handlers
+ * that do nothing. The entry handler returns 0 so that the return probe is
+ * armed, as the real one does. This is what the probes cost by themselves.
+ */
+static int fs_floor_entry_handler(struct kretprobe_instance *ri,
+				  struct pt_regs *regs)
+{
+	return 0;
+}
+NOKPROBE_SYMBOL(fs_floor_entry_handler);
+
+static int fs_floor_return_handler(struct kretprobe_instance *ri,
+				   struct pt_regs *regs)
+{
+	return 0;
+}
+NOKPROBE_SYMBOL(fs_floor_return_handler);
+
+int fs_probes_register(int max_inflight, bool floor)
 {
 	unsigned int i;
 	u64 available = 0;
@@ -269,8 +288,8 @@ int fs_probes_register(int max_inflight)
 		if (!fs_symbol_address(i))
 			continue;
 		probe->rp.kp.addr = (kprobe_opcode_t *)fs_symbol_address(i);
-		probe->rp.entry_handler = fs_entry_handler;
-		probe->rp.handler = fs_return_handler;
+		probe->rp.entry_handler = floor ? fs_floor_entry_handler : fs_entry_handler;
+		probe->rp.handler = floor ? fs_floor_return_handler : fs_return_handler;
 		probe->rp.data_size = fs_core_probe_data_size();
 		probe->rp.maxactive = max_inflight;
 		err = register_kretprobe(&probe->rp);
