@@ -6,7 +6,7 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module module-clean host-tests selftests check demo clean
+.PHONY: all setup module module-clean host-tests selftests check demo clean bench
 all: module
 
 setup:
@@ -25,6 +25,11 @@ selftests:
 
 check:
 	scripts/check
+
+# Issue 7's benchmark: boots the guest, writes BENCHMARKS.md and bench/*.svg
+# (BENCH_ROUNDS, BENCH_ITERS, ...: see scripts/bench).
+bench: module selftests
+	scripts/bench
 
 demo: setup
 	$(MAKE) --no-print-directory module KVER=$$(cat build/kver) >build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }

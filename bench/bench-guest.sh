@@ -1,0 +1,204 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# forkscope benchmark, guest side (busybox sh). Run by scripts/bench through
+# scripts/vm. Every result line starts with @@ and is parsed on the host.
+#
+#   bench-guest.sh perf ROUNDS ITERS_PCT WORKERS CONFIGS   configurations x workloads
+#   bench-guest.sh scale ITERS                              RSS and VMA scaling
+#   bench-guest.sh mem ITERS                                forkscope's memory per ring_size
+set -u
+A=/opt/forkscope/add
+KO=/opt/forkscope/forkscope.ko
+FS=/sys/kernel/debug/forkscope
+T=/sys/kernel/debug/tracing
+B=$A/fs_bench
+export FS_TRUE=$A/fs_true
+[ -d $T/events ] || T=/sys/kernel/tracing
+
+say() { echo "@@$*"; }
+
+# The anchors forkscope registers, as resolved on this kernel (its stages
+# file); load_elf_binary is skipped for ftrace (the name is not unique).
+anchors() {
+	insmod $KO || exit 1
+	awk '/^anchor +symbol/ { on = 1; next } on && $3 == "yes" && $2 != "load_elf_binary" { print $2 }' $FS/stages
+	rmmod forkscope
+}
+
+ftrace_kprobe_on() {
+	i=0
+	for s in $ANCHORS; do
+		n=$(echo "$s" | tr . _)
+		echo "p:fsb/p_$n $s" >>$T/kprobe_events || say "warn kprobe_event p $s"
+		echo "r:fsb/r_$n $s" >>$T/kprobe_events || say "warn kprobe_event r $s"
+		i=$((i + 1))
+	done
+	# copy_process latency: entry timestamp per task, a synthetic event at
+	# the return, a histogram of it.
+	echo 'cp_lat u64 lat' >>$T/synthetic_events
+	echo 'hist:keys=common_pid:ts0=common_timestamp' >$T/events/fsb/p_copy_process/trigger
+	echo 'hist:keys=common_pid:lat=common_timestamp-$ts0:onmatch(fsb.p_copy_process).trace(cp_lat,$lat)' \
+		>$T/events/fsb/r_copy_process/trigger
+	echo 'hist:keys=lat.log2:sort=lat' >$T/events/synthetic/cp_lat/trigger
+	echo 1 >$T/events/fsb/enable
+	echo 1 >$T/events/synthetic/cp_lat/enable
+	echo 1 >$T/tracing_on
+}
+
+ftrace_kprobe_off() {
+	echo 0 >$T/events/fsb/enable
+	echo 0 >$T/events/synthetic/cp_lat/enable
+	echo '!hist:keys=lat.log2:sort=lat' >>$T/events/synthetic/cp_lat/trigger
+	echo '!hist:keys=common_pid:lat=common_timestamp-$ts0:onmatch(fsb.p_copy_process).trace(cp_lat,$lat)' \
+		>>$T/events/fsb/r_copy_process/trigger
+	echo '!hist:keys=common_pid:ts0=common_timestamp' >>$T/events/fsb/p_copy_process/trigger
+	echo '!cp_lat' >>$T/synthetic_events
+	echo >$T/kprobe_events || say "warn kprobe_events not cleared"
+	echo >$T/trace
+}
+
+# bpftrace (Debian's, brought in with its libraries by scripts/bench): the
+# same anchors, entry timestamp per (thread, function), a latency histogram
+# per function at the return: per-stage histograms as bpftrace users write them.
+BT=/usr/bin/bpftrace
+bpftrace_on() {
+	[ -x $BT ] || { say "warn bpftrace not in the guest"; return 1; }
+	# Per-anchor maps: in 6.1 kretprobes, bpftrace's func builtin does not
+	# name the probed function (rethook), so it cannot key one shared map.
+	printf '%s\n' 'BEGIN { printf("ready\n"); }' >/tmp/fsb.bt
+	for s in $ANCHORS; do
+		n=$(echo "$s" | tr . _)
+		cat >>/tmp/fsb.bt <<BT
+kprobe:$s { @s_$n[tid] = nsecs; }
+kretprobe:$s /@s_$n[tid]/ { @ns_$n = hist(nsecs - @s_$n[tid]); delete(@s_$n[tid]); }
+BT
+	done
+	t0=$(date +%s)
+	$BT /tmp/fsb.bt >/tmp/fsb.bt.out 2>&1 &
+	BT_PID=$!
+	while ! grep -q '^ready' /tmp/fsb.bt.out; do
+		if ! kill -0 $BT_PID 2>/dev/null || [ $(($(date +%s) - t0)) -gt 600 ]; then
+			say "warn bpftrace did not start: $(tr '\n' ' ' </tmp/fsb.bt.out | cut -c1-600)"
+			kill -INT $BT_PID 2>/dev/null
+			wait $BT_PID
+			return 1
+		fi
+		sleep 1
+	done
+	say "check bpftrace started_in_s=$(($(date +%s) - t0)) $(head -n1 /tmp/fsb.bt.out)"
+}
+
+bpftrace_off() {
+	kill -INT $BT_PID 2>/dev/null
+	wait $BT_PID
+	say "check bpftrace histograms=$(grep -c '^@ns_' /tmp/fsb.bt.out) copy_process_samples=$(awk '/^@ns_copy_process:/ { on = 1; next } on && /^$/ { exit } on && /^\[/ { sub(/\|.*/, ""); n += $NF } END { print n + 0 }' /tmp/fsb.bt.out)"
+}
+
+setup() {
+	case $1 in
+	baseline) ;;
+	disabled) insmod $KO && echo disable >$FS/control ;;
+	enabled) insmod $KO ;;
+	floor) insmod $KO probe_mode=floor ;;
+	fgraph)
+		echo kernel_clone >$T/set_graph_function
+		echo function_graph >$T/current_tracer
+		echo 1 >$T/tracing_on ;;
+	kprobe_hist) ftrace_kprobe_on ;;
+	bpftrace) bpftrace_on ;;
+	*) say "warn unknown config $1"; return 1 ;;
+	esac
+}
+
+teardown() {
+	case $1 in
+	disabled | enabled | floor)
+		# Counters first: proof the configuration was what it claims.
+		[ "$1" = enabled ] && say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)"
+		rmmod forkscope ;;
+	fgraph)
+		echo nop >$T/current_tracer
+		echo >$T/set_graph_function
+		echo >$T/trace ;;
+	kprobe_hist)
+		say "check kprobe_hist cp_lat_hits $(grep -m1 '^Totals' -A1 $T/events/synthetic/cp_lat/hist | tr '\n' ' ')"
+		ftrace_kprobe_off ;;
+	bpftrace) [ -z "${BT_PID:-}" ] || bpftrace_off ;;
+	esac
+}
+
+perf() {
+	rounds=$1 pct=$2 workers=$3 configs=$4
+	ANCHORS=$(anchors)
+	say "anchors $(echo $ANCHORS | wc -w) $(echo $ANCHORS)"
+	# workload base_iterations (per worker, at 100 %)
+	set -- fork 200 vfork 1000 spawn 200 thread 1000 clone3_newuts 200 forkexec 150
+	wl="$*"
+	r=1
+	while [ $r -le "$rounds" ]; do
+		for c in $configs; do
+			t0=$(date +%s)
+			BT_PID=
+			setup "$c" || { say "warn setup $c failed"; teardown "$c"; continue; }
+			set -- $wl
+			while [ $# -ge 2 ]; do
+				w=$1 n=$(($2 * pct / 100 / workers))
+				[ $n -ge 10 ] || n=10
+				shift 2
+				$B run "$w" $n 3 "$workers" | while read -r a b c2 d; do
+					[ "$a" = rep ] && say "res round=$r config=$c workload=$w workers=$workers iters=$n rep=$b ns_per_op=$d"
+				done
+			done
+			teardown "$c"
+			say "time round=$r config=$c seconds=$(($(date +%s) - t0))"
+		done
+		r=$((r + 1))
+	done
+}
+
+scale() {
+	iters=$1
+	insmod $KO || exit 1
+	for mib in 1 4 16 64 256 1024; do
+		$B scale rss $mib "$iters"
+	done
+	for n in 10 100 1000 3000 10000; do
+		$B scale vmas $n "$iters"
+	done
+	rmmod forkscope
+}
+
+meminfo() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	awk '/^(MemFree|Slab|SUnreclaim|Percpu|VmallocUsed):/ { printf "%s=%s ", $1, $2 }' /proc/meminfo
+}
+
+mem() {
+	iters=$1
+	for ring in 16 1024 16384; do
+		say "mem ring=$ring phase=before_load $(meminfo)"
+		insmod $KO ring_size=$ring || continue
+		say "mem ring=$ring phase=loaded $(meminfo) $(awk '/^cxxrt_live/ { printf "%s=%s ", $1, $2 }' $FS/version) $(dmesg | grep 'forkscope: loaded' | tail -n1 | sed 's/.*: //')"
+		for rate in low high; do
+			t0=$(date +%s)
+			if [ $rate = low ]; then
+				$B run vfork "$iters" 1 1 >/dev/null
+				$B run fork $((iters / 5)) 1 1 >/dev/null
+			else
+				$B run vfork "$iters" 1 4 >/dev/null
+				$B run thread "$iters" 1 4 >/dev/null
+				$B run fork $((iters / 5)) 1 4 >/dev/null
+			fi
+			say "mem ring=$ring phase=after_${rate}_storm seconds=$(($(date +%s) - t0)) $(meminfo) $(awk '/^cxxrt_live/ { printf "%s=%s ", $1, $2 }' $FS/version) $(awk '$1 == "creations" || $1 == "recorded" || $1 == "ring_overwritten" { printf "%s=%s ", $1, $2 }' $FS/counters)"
+		done
+		rmmod forkscope
+		say "mem ring=$ring phase=unloaded $(meminfo)"
+	done
+}
+
+mode=$1
+shift
+say "begin $mode $(uname -r) nproc=$(nproc) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+"$mode" "$@"
+say "end $mode"
