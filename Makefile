@@ -6,7 +6,7 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module module-clean host-tests selftests check demo clean bench
+.PHONY: all setup module module-clean host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench
 all: module
 
 setup:
@@ -26,6 +26,33 @@ selftests:
 check:
 	scripts/check
 
+# libFuzzer (clang) on the control/filter parsers and the core behind them.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := tests/fuzz/fuzz_control.cpp src/ktl/string_builder.cpp cxxrt/alloc.cpp \
+	cxxrt/operators.cpp $(addprefix src/core/,histogram.cpp creation.cpp control.cpp \
+	verdict.cpp stage_model.cpp record_ring.cpp engine.cpp format.cpp core_api.cpp) \
+	tests/host/platform_host.cpp
+build/fuzz/fuzz_control: $(FUZZ_SRCS) $(wildcard include/*/*.h src/core/*.h)
+	mkdir -p build/fuzz
+	clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -fno-exceptions -fno-rtti -DFORKSCOPE_HOST=1 \
+		-Iinclude -Isrc/core -Itests/host -o $@ $(FUZZ_SRCS)
+fuzz: build/fuzz/fuzz_control
+	mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_control -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
+		-dict=tests/fuzz/control.dict -print_final_stats=1 build/fuzz/corpus
+
+# A KASAN/lockdep/kmemleak/UBSAN 6.1 kernel, and forkscope's tests in it.
+debug-kernel:
+	scripts/debug-kernel
+check-debug:
+	scripts/check-debug
+
+# Issue 6's storm and reload phases (STORM_SECONDS per window).
+STORM_SECONDS ?= 60
+storm: module selftests
+	scripts/storm --seconds $(STORM_SECONDS)
+
 # Issue 7's benchmark: boots the guest, writes BENCHMARKS.md and bench/*.svg
 # (BENCH_ROUNDS, BENCH_ITERS, ...: see scripts/bench).
 bench: module selftests
@@ -42,4 +69,4 @@ module-clean:
 	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
 
 clean: module-clean
-	rm -rf build/host build/selftests build/check
+	rm -rf build/host build/selftests build/check build/fuzz build/storm build/stress-ng-root

@@ -1,0 +1,218 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# In-guest storm (run by scripts/storm): stress-ng and forkscope's exact-count
+# workloads create tasks on every vCPU while readers and togglers work the
+# debugfs files; checks accounting, verdicts, leaks and the kernel log.
+#   storm-guest.sh storm SECONDS_PER_WINDOW   three windows, then unload
+#   storm-guest.sh reload ROUNDS              load/unload ROUNDS times under the storm
+set -u
+S=/opt/forkscope/selftests
+D=/sys/kernel/debug/forkscope
+KO=/opt/forkscope/forkscope.ko
+STOP=/tmp/storm.stop
+passes=0
+fails=0
+
+ok() { echo "storm: ok: $*"; passes=$((passes + 1)); }
+bad() { echo "storm: FAIL: $*"; fails=$((fails + 1)); }
+# expect WHAT A B: ok if the integers are equal.
+expect() { if [ "$2" -eq "$3" ]; then ok "$1 ($2)"; else bad "$1: $2 != $3"; fi; }
+# val KEY LINE: the value of KEY=N in a snapshot line.
+val() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+finish() {
+	echo "storm-summary: pass=$passes fail=$fails"
+	exit 0
+}
+
+# stress-ng and its libraries were copied to /opt/sng by scripts/storm.
+if [ -d /opt/sng ]; then
+	cp -a /opt/sng/. / || bad "cannot install stress-ng"
+fi
+if stress-ng --version >/dev/null 2>&1; then
+	ok "stress-ng runs in the guest: $(stress-ng --version | head -n 1)"
+else
+	bad "stress-ng does not run in the guest"
+	finish
+fi
+
+loop() {
+	while [ ! -e $STOP ]; do "$@" >/dev/null 2>&1; done
+}
+
+# Creation load on every vCPU: stress-ng's fork/vfork/clone/exec/spawn/pthread
+# stressors (exec runs as nobody: stress-ng will not exec as root), and ours.
+start_load() { # SECONDS
+	rm -f $STOP
+	chmod 1777 /tmp
+	stress-ng --fork 1 --vfork 1 --clone 1 --spawn 1 --pthread 1 --temp-path /tmp \
+		--timeout "$1"s --quiet >/tmp/sng.log 2>&1 &
+	SNG=$!
+	$S/fs_storm as-nobody stress-ng --exec 1 --temp-path /tmp --timeout "$1"s --quiet \
+		>/tmp/sng-exec.log 2>&1 &
+	SNG_EXEC=$!
+	loop $S/fs_workload fork 20 &
+	loop $S/fs_workload vfork 20 &
+	loop $S/fs_workload thread 20 &
+	loop $S/fs_workload fork-exec 5 &
+	loop $S/fs_storm clone3-ns 10 &
+	loop $S/fs_storm failing 30 &
+}
+
+start_readers() {
+	cat $D/trace_pipe >/dev/null 2>&1 &
+	PIPE_READER=$!
+	loop sh -c "cat $D/records $D/stats $D/hist $D/slowest $D/verdicts $D/spawns \
+		$D/counters $D/stages $D/trace >/dev/null" &
+}
+
+start_toggler() { # with_reset (0/1)
+	(
+		i=0
+		while [ ! -e $STOP ]; do
+			case $((i % 10)) in
+			0) echo disable >$D/control ;;
+			1) echo enable >$D/control ;;
+			2) echo "sample 3" >$D/control ;;
+			3) echo "sample 1" >$D/control ;;
+			4) echo "kind=fork kind=thread" >$D/filter ;;
+			5) echo clear >$D/filter ;;
+			6) echo "comm=stress-ng" >$D/filter ;;
+			7) echo "" >$D/filter ;;
+			8) [ "$1" = 1 ] && echo reset >$D/control ;;
+			9) echo "sample 1000000" >$D/control; echo "sample 1" >$D/control ;;
+			esac
+			i=$((i + 1))
+			usleep 20000
+		done
+	) 2>/dev/null &
+}
+
+stop_all() {
+	touch $STOP
+	kill "$PIPE_READER" 2>/dev/null
+	wait
+	echo enable >$D/control
+	echo "sample 1" >$D/control
+	echo clear >$D/filter
+}
+
+unreclaimable_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 2 # RCU-deferred frees
+	sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo
+}
+
+# Warm the caches the storm itself fills (pids, namespaces, stress-ng) with
+# the same storm, module not loaded, so the slab baseline compares like with like.
+warm_up() { # SECONDS
+	start_load "$1"
+	sleep "$1"
+	touch $STOP
+	wait
+}
+
+# slabinfo: "name active objs objsize ..." -> "name kB" per cache.
+slab_kb() {
+	sed -n '3,$p' /proc/slabinfo | awk '{ printf "%s %d\n", $1, $3 * $4 / 1024 }'
+}
+
+# The caches that grew most between two slab_kb files.
+slab_growth() {
+	awk 'NR == FNR { before[$1] = $2; next } { d = $2 - before[$1]; if (d > 16) print d " kB " $1 }' \
+		"$1" "$2" | sort -rn | head -n 5
+}
+
+window() { # NAME SECONDS WITH_RESET
+	echo reset >$D/control
+	s0=$($S/fs_storm snapshot) || { bad "$1: no snapshot"; return; }
+	start_load "$2"
+	start_readers
+	start_toggler "$3"
+	sleep "$2"
+	stop_all
+	s1=$($S/fs_storm snapshot) || { bad "$1: no snapshot"; return; }
+	echo "storm: $1 before: $s0"
+	echo "storm: $1 after:  $s1"
+	end=$s1
+	if [ "$3" = 1 ]; then
+		# A creation that straddles a reset counts its creation and its outcome
+		# in different windows; after the resets stop, a fresh window is exact.
+		echo reset >$D/control
+		s0=$($S/fs_storm snapshot)
+		$S/fs_workload fork 50 >/dev/null
+		$S/fs_workload vfork 50 >/dev/null
+		s1=$($S/fs_storm snapshot)
+		echo "storm: $1 settled: $s1"
+	fi
+	expect "$1: creations seen == /proc/stat processes delta" \
+		$(($(val creations "$s1") - $(val creations "$s0"))) \
+		$(($(val processes "$s1") - $(val processes "$s0")))
+	expect "$1: creations == recorded+filtered+sampled_out+disabled+untracked" \
+		"$(val creations "$s1")" \
+		$(($(val recorded "$s1") + $(val filtered "$s1") + $(val sampled_out "$s1") + \
+		   $(val disabled "$s1") + $(val untracked "$s1")))
+	expect "$1: verdict mismatches" "$(val verdict_mismatched "$end")" 0
+	[ "$(val clone_failures "$end")" -gt 0 ] && ok "$1: failing clones counted" ||
+		bad "$1: no failing clone counted"
+	[ "$(val execs "$end")" -gt 0 ] && ok "$1: execs seen" || bad "$1: no exec seen"
+	echo "storm: $1: losses counted: untracked=$(val untracked "$end")" \
+		"probes_missed=$(val probes_missed "$end") ring_overwritten=$(val ring_overwritten "$end")" \
+		"filter_contended=$(val filter_contended "$end")"
+}
+
+mode=${1:-storm}
+arg=${2:-20}
+if [ "$mode" = storm ]; then warm_up "$arg"; else warm_up 20; fi
+base_kb=$(unreclaimable_kb)
+slab_kb >/tmp/slab.before
+
+case $mode in
+storm)
+	insmod $KO ring_size=256 || { bad "insmod"; finish; }
+	ok "loaded: $(dmesg | sed -n 's/.*forkscope: loaded //p' | tail -n 1)"
+	window exact-1 "$arg" 0
+	window chaos "$arg" 1
+	window exact-2 "$arg" 0
+	live=$(sed -n 's/^cxxrt_live_allocs //p' $D/version)
+	[ "${live:-0}" -gt 0 ] && ok "cxxrt counts $live live allocations while loaded" ||
+		bad "cxxrt live allocations not reported"
+	rmmod forkscope && ok "unloaded after the storm" || bad "rmmod after the storm"
+	;;
+reload)
+	start_load 100000
+	r=0 loaded=0 unloaded=0
+	while [ $r -lt "$arg" ]; do
+		insmod $KO && loaded=$((loaded + 1))
+		cat $D/counters >/dev/null
+		echo "sample $((r % 5 + 1))" >$D/control
+		usleep $((100000 + (r % 4) * 50000))
+		rmmod forkscope && unloaded=$((unloaded + 1))
+		r=$((r + 1))
+	done
+	touch $STOP
+	kill -INT "$SNG" "$SNG_EXEC"
+	wait
+	expect "reload: loads under the storm" $loaded "$arg"
+	expect "reload: unloads under the storm" $unloaded "$arg"
+	;;
+esac
+
+after_kb=$(unreclaimable_kb)
+growth=$((after_kb - base_kb))
+echo "storm: unreclaimable slab: ${base_kb} kB before loading, ${after_kb} kB after unloading"
+# A leaked probe instance set alone is ~40 k objects (maxactive 512 x 39 probes).
+if [ $growth -lt 1024 ]; then
+	ok "slab back to baseline after unload (growth ${growth} kB < 1024 kB)"
+else
+	bad "slab grew ${growth} kB across load/storm/unload"
+	slab_kb >/tmp/slab.after
+	slab_growth /tmp/slab.before /tmp/slab.after | sed 's/^/storm:   grew /'
+fi
+if dmesg | grep -q "still live at unload"; then
+	bad "cxxrt allocations leaked at unload"
+else
+	ok "cxxrt: every allocation freed at unload"
+fi
+finish
