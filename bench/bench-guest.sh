@@ -73,6 +73,9 @@ kprobe:$s { @s_$n[tid] = nsecs; }
 kretprobe:$s /@s_$n[tid]/ { @ns_$n = hist(nsecs - @s_$n[tid]); delete(@s_$n[tid]); }
 BT
 	done
+	# No stale "ready" from a previous round: the redirection below is
+	# done by the child, possibly after the first grep.
+	: >/tmp/fsb.bt.out
 	t0=$(date +%s)
 	$BT /tmp/fsb.bt >/tmp/fsb.bt.out 2>&1 &
 	BT_PID=$!
