@@ -42,21 +42,26 @@ loop() {
 
 # Creation load on every vCPU: stress-ng's fork/vfork/clone/exec/spawn/pthread
 # stressors (exec runs as nobody: stress-ng will not exec as root), and ours.
-start_load() { # SECONDS
+start_load() { # SECONDS [no-stress-ng]
 	rm -f $STOP
 	chmod 1777 /tmp
-	stress-ng --fork 1 --vfork 1 --clone 1 --spawn 1 --pthread 1 --temp-path /tmp \
-		--timeout "$1"s --quiet >/tmp/sng.log 2>&1 &
-	SNG=$!
-	$S/fs_storm as-nobody stress-ng --exec 1 --temp-path /tmp --timeout "$1"s --quiet \
-		>/tmp/sng-exec.log 2>&1 &
-	SNG_EXEC=$!
+	SNG= SNG_EXEC=
+	[ "${2:-}" != no-stress-ng ] && start_stress_ng "$1"
 	loop $S/fs_workload fork 20 &
 	loop $S/fs_workload vfork 20 &
 	loop $S/fs_workload thread 20 &
 	loop $S/fs_workload fork-exec 5 &
 	loop $S/fs_storm clone3-ns 10 &
 	loop $S/fs_storm failing 30 &
+}
+
+start_stress_ng() { # SECONDS
+	stress-ng --fork 1 --vfork 1 --clone 1 --spawn 1 --pthread 1 --temp-path /tmp \
+		--timeout "$1"s --quiet >/tmp/sng.log 2>&1 &
+	SNG=$!
+	$S/fs_storm as-nobody stress-ng --exec 1 --temp-path /tmp --timeout "$1"s --quiet \
+		>/tmp/sng-exec.log 2>&1 &
+	SNG_EXEC=$!
 }
 
 start_readers() {
@@ -97,11 +102,32 @@ stop_all() {
 	echo clear >$D/filter
 }
 
+ntasks() { ls -d /proc/[0-9]* | wc -l; }
+
+# Waits (up to 60 s) for the storm's tasks to be gone, not just killed: a
+# dying task still holds its task_struct, sighand and /proc inode.
+settle_tasks() { # BASELINE
+	i=0
+	while [ "$(ntasks)" -gt $(($1 + 3)) ] && [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+}
+
+# Unreclaimable slab once lazy frees have landed (namespaces are freed from a
+# workqueue after a grace period): until it stops shrinking, at most ~40 s.
 unreclaimable_kb() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	sleep 2 # RCU-deferred frees
-	sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo
+	prev=999999999 i=0
+	while [ $i -lt 20 ]; do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		sleep 2
+		now=$(sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+		[ "$now" -gt $((prev - 64)) ] && break
+		prev=$now
+		i=$((i + 1))
+	done
+	echo "$now"
 }
 
 # Warm the caches the storm itself fills (pids, namespaces, stress-ng) with
@@ -162,9 +188,35 @@ window() { # NAME SECONDS WITH_RESET
 		"filter_contended=$(val filter_contended "$end")"
 }
 
+# ROUNDS load/unload cycles under the storm (WITH_MODULE=0: the same storm
+# and timing without the module, the slab baseline's warm-up).
+reload_cycles() { # ROUNDS WITH_MODULE
+	# Our loads only: under single-threaded TCG (needed for reloads, see
+	# README) stress-ng takes minutes to wind down.
+	start_load 100000 no-stress-ng
+	r=0 loaded=0 unloaded=0
+	while [ $r -lt "$1" ]; do
+		if [ "$2" = 1 ]; then
+			insmod $KO && loaded=$((loaded + 1))
+			cat $D/counters >/dev/null
+			echo "sample $((r % 5 + 1))" >$D/control
+		fi
+		usleep $((100000 + (r % 4) * 50000))
+		if [ "$2" = 1 ]; then
+			rmmod forkscope && unloaded=$((unloaded + 1))
+		fi
+		r=$((r + 1))
+		[ $((r % 10)) -eq 0 ] && echo "storm: reload: $r cycles (module: $2)"
+	done
+	touch $STOP
+	wait
+}
+
 mode=${1:-storm}
 arg=${2:-20}
-if [ "$mode" = storm ]; then warm_up "$arg"; else warm_up 20; fi
+if [ "$mode" = storm ]; then warm_up "$arg"; else reload_cycles "$arg" 0; fi
+sleep 3 # let the warm-up's tasks be freed (RCU)
+base_tasks=$(ntasks)
 base_kb=$(unreclaimable_kb)
 slab_kb >/tmp/slab.before
 
@@ -181,24 +233,13 @@ storm)
 	rmmod forkscope && ok "unloaded after the storm" || bad "rmmod after the storm"
 	;;
 reload)
-	start_load 100000
-	r=0 loaded=0 unloaded=0
-	while [ $r -lt "$arg" ]; do
-		insmod $KO && loaded=$((loaded + 1))
-		cat $D/counters >/dev/null
-		echo "sample $((r % 5 + 1))" >$D/control
-		usleep $((100000 + (r % 4) * 50000))
-		rmmod forkscope && unloaded=$((unloaded + 1))
-		r=$((r + 1))
-	done
-	touch $STOP
-	kill -INT "$SNG" "$SNG_EXEC"
-	wait
+	reload_cycles "$arg" 1
 	expect "reload: loads under the storm" $loaded "$arg"
 	expect "reload: unloads under the storm" $unloaded "$arg"
 	;;
 esac
 
+settle_tasks "$base_tasks"
 after_kb=$(unreclaimable_kb)
 growth=$((after_kb - base_kb))
 echo "storm: unreclaimable slab: ${base_kb} kB before loading, ${after_kb} kB after unloading"
