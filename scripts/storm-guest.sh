@@ -243,9 +243,11 @@ settle_tasks "$base_tasks"
 after_kb=$(unreclaimable_kb)
 growth=$((after_kb - base_kb))
 echo "storm: unreclaimable slab: ${base_kb} kB before loading, ${after_kb} kB after unloading"
-# A leaked probe instance set alone is ~40 k objects (maxactive 512 x 39 probes).
-if [ $growth -lt 1024 ]; then
-	ok "slab back to baseline after unload (growth ${growth} kB < 1024 kB)"
+# Noise: the workload's lazily freed namespaces and /proc inodes, measured up to
+# ~1.4 MB. A leak would be far above it: one load's kretprobe instances are
+# ~20 k objects (maxactive 512 x 39 probes, ~1.6 MB), times 50 reloads.
+if [ $growth -lt 2048 ]; then
+	ok "slab back to baseline after unload (growth ${growth} kB < 2048 kB)"
 else
 	bad "slab grew ${growth} kB across load/storm/unload"
 	slab_kb >/tmp/slab.after
