@@ -309,8 +309,21 @@ TEST_F(loaded, parameters_are_read_only_once_loaded)
 	}
 }
 
+/* A fixture only for its timeout: ~130 loads take minutes on a debug kernel. */
+FIXTURE(unloaded) {
+	int unused;
+};
+FIXTURE_SETUP(unloaded)
+{
+	ASSERT_EQ(0, fs_unload_if_loaded());
+}
+FIXTURE_TEARDOWN(unloaded)
+{
+	fs_unload_if_loaded();
+}
+
 /* Module parameters at load: every bad value refuses the load; good ones load. */
-TEST(bad_parameters_refuse_to_load)
+TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 {
 	static char long_deny[5000];
 	static const char *const bad[] = {
