@@ -64,19 +64,7 @@ static int read_ctr(struct ctr *c)
 
 static ssize_t put(const char *file, const void *data, size_t len)
 {
-	char path[128];
-	ssize_t ret;
-	int fd, err;
-
-	snprintf(path, sizeof(path), FS_DEBUGFS "/%s", file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, data, len);
-	err = errno;
-	close(fd);
-	errno = err;
-	return ret;
+	return fs_write_debugfs(file, data, len);
 }
 
 static int put_str(const char *file, const char *text)

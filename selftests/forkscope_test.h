@@ -105,6 +105,27 @@ static inline ssize_t fs_read_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/*
+ * One write() of len bytes to a forkscope debugfs file (control, filter):
+ * its result, with errno kept from the write, not from close.
+ */
+static inline ssize_t fs_write_debugfs(const char *name, const void *data, size_t len)
+{
+	char path[128];
+	ssize_t ret;
+	int fd, err;
+
+	snprintf(path, sizeof(path), FS_DEBUGFS "/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, data, len);
+	err = errno;
+	close(fd);
+	errno = err;
+	return ret;
+}
+
 /* Value of "key N" at the start of a line in text; -1 if absent. */
 static inline long long fs_find_value(const char *text, const char *key)
 {

@@ -80,23 +80,6 @@ static size_t make_input(char *buf, size_t size, int *known_valid)
 	}
 }
 
-static ssize_t write_file(const char *name, const void *data, size_t len)
-{
-	char path[128];
-	ssize_t ret;
-	int fd, err;
-
-	snprintf(path, sizeof(path), FS_DEBUGFS "/%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, data, len);
-	err = errno;
-	close(fd);
-	errno = err;
-	return ret;
-}
-
 static void read_state(const char *name, char *buf, size_t size)
 {
 	char path[128];
@@ -141,6 +124,8 @@ TEST_F_TIMEOUT(loaded, serial_writes_are_rejected_unchanged_or_mean_what_they_sa
 	long long accepted = 0, rejected = 0, faulted = 0;
 	int i, checked;
 	long long rewrites = 0;
+	/* volatile: the compiler must not see (and warn about) the bad address. */
+	const void *volatile unreadable = (const void *)8;
 
 	for (i = 0; i < SERIAL_WRITES; i++) {
 		const char *file = rnd() % 2 ? "control" : "filter";
@@ -160,12 +145,12 @@ TEST_F_TIMEOUT(loaded, serial_writes_are_rejected_unchanged_or_mean_what_they_sa
 		}
 		if (i % 997 == 0) {
 			/* A buffer the kernel cannot read. */
-			ret = write_file(file, (const void *)8, 16);
+			ret = fs_write_debugfs(file, unreadable, 16);
 			ASSERT_EQ(-1, ret);
 			ASSERT_EQ(EFAULT, errno);
 			faulted++;
 		} else {
-			ret = write_file(file, input, len);
+			ret = fs_write_debugfs(file, input, len);
 		}
 		if (ret < 0 && errno != EINVAL && errno != EFAULT)
 			ASSERT_EQ(EINVAL, errno) TH_LOG("write %d: errno %d", i, errno);
@@ -189,7 +174,7 @@ TEST_F_TIMEOUT(loaded, serial_writes_are_rejected_unchanged_or_mean_what_they_sa
 		accepted++;
 		rewrites++;
 		/* Re-writing what the filter file reads must leave it as it is. */
-		ASSERT_EQ((ssize_t)strlen(after_f), write_file("filter", after_f, strlen(after_f)));
+		ASSERT_EQ((ssize_t)strlen(after_f), fs_write_debugfs("filter", after_f, strlen(after_f)));
 		read_state("filter", before_f, sizeof(before_f));
 		ASSERT_STREQ(after_f, before_f);
 		if (known_valid == 2) {
@@ -237,7 +222,7 @@ TEST_F_TIMEOUT(loaded, concurrent_writers_leave_a_consistent_state, 900)
 				const char *file = known_valid == 1 ? "control" :
 						   known_valid == 2 ? "filter" :
 						   rnd() % 2 ? "control" : "filter";
-				ssize_t ret = write_file(file, input, len);
+				ssize_t ret = fs_write_debugfs(file, input, len);
 
 				if (ret < 0 && errno != EINVAL)
 					bad++;
@@ -258,11 +243,11 @@ TEST_F_TIMEOUT(loaded, concurrent_writers_leave_a_consistent_state, 900)
 	EXPECT_TRUE(control_is_canonical(control)) TH_LOG("control reads '%s'", control);
 	/* The last accepted filter is a whole one: it re-parses to itself. */
 	read_state("filter", filter, sizeof(filter));
-	EXPECT_EQ((ssize_t)strlen(filter), write_file("filter", filter, strlen(filter)));
+	EXPECT_EQ((ssize_t)strlen(filter), fs_write_debugfs("filter", filter, strlen(filter)));
 	/* And the known commands still mean what they say. */
-	ASSERT_EQ(9, write_file("control", "sample 42", 9));
-	ASSERT_EQ(6, write_file("control", "enable", 6));
-	ASSERT_EQ(5, write_file("filter", "clear", 5));
+	ASSERT_EQ(9, fs_write_debugfs("control", "sample 42", 9));
+	ASSERT_EQ(6, fs_write_debugfs("control", "enable", 6));
+	ASSERT_EQ(5, fs_write_debugfs("filter", "clear", 5));
 	EXPECT_EQ(42, fs_counter("sample_every"));
 	EXPECT_EQ(1, fs_counter("enabled"));
 	ASSERT_EQ(0, fs_do_forks(20));
@@ -334,7 +319,7 @@ TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 		"max_inflight=65537", "max_inflight=-1",   "max_inflight=1e3",
 		"ring_size=16 top_n=0",
 		"deny_symbols=kernel_clone", "deny_symbols=copy_process",
-		"deny_symbols=kernel_clone,_do_fork",
+		"deny_symbols=kernel_clone,_do_fork", "probe_mode=fast", "probe_mode=",
 	};
 	unsigned int i, round;
 	char buf[6000];
