@@ -30,6 +30,7 @@ struct Accounting {
   ktl::Atomic<ktl::u64> pure_virtual_calls;
   ktl::Atomic<ktl::u64> ctors_run;
   ktl::Atomic<ktl::u64> dtors_registered;
+  ktl::Atomic<ktl::u64> ctors_by_kernel;
   ktl::Atomic<int> faulted;
 };
 
@@ -96,6 +97,7 @@ extern "C" fs_u64 fs_cxxrt_run_ctors(fs_ctor_fn const* begin, fs_ctor_fn const* 
 
 extern "C" void fs_cxxrt_get_stats(struct fs_cxxrt_stats* out) {
   out->ctors_run = g_accounting.ctors_run.load();
+  out->ctors_by_kernel = g_accounting.ctors_by_kernel.load();
   out->dtors_registered = g_accounting.dtors_registered.load();
   out->allocs = g_accounting.allocs.load();
   out->alloc_failures = g_accounting.alloc_failures.load();
@@ -115,6 +117,8 @@ void note_pure_virtual_call() {
   raise_fault("cxxrt: pure virtual function called");
 }
 void note_dtor_registered() { g_accounting.dtors_registered.fetch_add(1); }
+
+void note_ctors_by_kernel() { g_accounting.ctors_by_kernel.store(1); }
 }  // namespace forkscope::cxxrt
 
 namespace ktl {

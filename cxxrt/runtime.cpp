@@ -8,6 +8,7 @@
 namespace forkscope::cxxrt {
 void note_pure_virtual_call();
 void note_dtor_registered();
+void note_ctors_by_kernel();
 }  // namespace forkscope::cxxrt
 
 // Bracketing arrays from cxxrt/ctors_begin.cpp and ctors_end.cpp, linked
@@ -50,7 +51,10 @@ int __cxa_atexit(void (*fn)(void*), void* arg, void* /*dso*/) {
 void __cxa_pure_virtual() { forkscope::cxxrt::note_pure_virtual_call(); }
 
 int fs_cxxrt_init(int run_ctors) {
-  if (run_ctors) fs_cxxrt_run_ctors(fs_cxxrt_ctors_begin, fs_cxxrt_ctors_end);
+  if (run_ctors)
+    fs_cxxrt_run_ctors(fs_cxxrt_ctors_begin, fs_cxxrt_ctors_end);
+  else
+    forkscope::cxxrt::note_ctors_by_kernel();
   return 0;
 }
 

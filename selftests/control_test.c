@@ -13,7 +13,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define COMM "fs_control"
 

@@ -6,7 +6,7 @@
  */
 #include "forkscope_test.h"
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define ROUNDS 200
 

@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 
 #include "fs_json.h"
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define WORKLOAD "/opt/forkscope/selftests/fs_workload"
 

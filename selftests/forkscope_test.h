@@ -64,17 +64,19 @@ static inline int fs_is_loaded(void)
 /*
  * Leaves forkscope unloaded, also when an earlier test was killed while
  * loading or unloading it: -ENOENT means someone else's unload finished.
+ * A load in progress cannot be interrupted; on a debug kernel it can take
+ * many seconds, so this waits up to a minute for it to finish.
  */
 static inline int fs_unload_if_loaded(void)
 {
 	int tries, err;
 
-	for (tries = 0; tries < 20 && fs_is_loaded(); tries++) {
+	for (tries = 0; tries < 600 && fs_is_loaded(); tries++) {
 		err = fs_unload();
 		if (err && err != -ENOENT && err != -EBUSY)
 			return err;
 		if (err)
-			usleep(50000);
+			usleep(100000);
 	}
 	return fs_is_loaded() ? -EBUSY : 0;
 }

@@ -7,7 +7,7 @@
  */
 #include "forkscope_test.h"
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define SERIAL_WRITES 50000
 #define CONCURRENT_WRITERS 4

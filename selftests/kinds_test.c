@@ -16,7 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define COMM "fs_kinds"
 

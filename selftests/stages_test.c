@@ -14,7 +14,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #define COMM "fs_stages"
 #define NEW_NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | \

@@ -17,7 +17,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "kselftest_harness.h"
+#include "fs_harness.h"
 
 #ifndef __x86_64__
 #error "verdict_test's raw clone wrappers are written for x86-64"
@@ -1034,7 +1034,7 @@ FIXTURE_TEARDOWN(vt)
 
 /* ---- 1. The explorer ---- */
 
-TEST_F_TIMEOUT(vt, explorer_never_mismatches, 300)
+TEST_F_TIMEOUT(vt, explorer_never_mismatches, 900)
 {
 	static char buf[1 << 18];
 	uint64_t seed = vt_env("FORKSCOPE_VERDICT_SEED", VT_DEFAULT_SEED);

@@ -14,6 +14,7 @@ extern "C" {
 
 struct fs_cxxrt_stats {
 	fs_u64 ctors_run;          /* .init_array entries run by fs_cxxrt_init */
+	fs_u64 ctors_by_kernel;    /* 1: the module loader ran them (CONFIG_CONSTRUCTORS) */
 	fs_u64 dtors_registered;   /* __cxa_atexit registrations */
 	fs_u64 allocs;             /* successful allocations, ever */
 	fs_u64 alloc_failures;     /* allocations that returned NULL */

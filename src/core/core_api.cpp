@@ -21,8 +21,10 @@ namespace {
 // refuses to start instead of running on half-initialized globals.
 class StaticInitWitness {
  public:
-  StaticInitWitness() : marker_(compute_marker()) {}
+  StaticInitWitness() : marker_(compute_marker()) { ++constructions_; }
   bool ran() const { return marker_ == compute_marker(); }
+  // Exactly one: neither missed nor run by both the loader and cxxrt.
+  static int constructions() { return constructions_; }
 
  private:
   static ktl::u64 compute_marker() {
@@ -30,6 +32,7 @@ class StaticInitWitness {
     return seed ^ 0x5a5a5a5a5a5a5a5a;
   }
   ktl::u64 marker_;
+  static constinit inline int constructions_ = 0;
 };
 
 StaticInitWitness g_static_init_witness;
@@ -134,6 +137,10 @@ void append_version(ktl::StringBuilder& out, const fs_build_info& info, const En
   out.append("compiler ").append(info.compiler).append_char('\n');
   out.append("cxx_standard ").append_u64(__cplusplus).append_char('\n');
   out.append("cxxrt_ctors_run ").append_u64(rt.ctors_run).append_char('\n');
+  out.append("cxxrt_ctors_by ").append(rt.ctors_by_kernel ? "kernel" : "cxxrt").append_char('\n');
+  out.append("cxxrt_static_init_runs ")
+      .append_u64(static_cast<ktl::u64>(StaticInitWitness::constructions()))
+      .append_char('\n');
   out.append("cxxrt_static_init ").append(g_static_init_witness.ran() ? "ok" : "missing");
   out.append_char('\n');
   out.append("cxxrt_live_allocs ").append_u64(rt.live_allocs).append_char('\n');

@@ -97,13 +97,13 @@ static __always_inline void fs_compare(struct fs_observation *out, int bit,
 
 /*
  * The new task p, at copy_process's return: not yet woken, so its fields
- * are still the ones copy_process set. real_parent is read under RCU (the
- * handler runs with preemption disabled).
+ * are still the ones copy_process set. The real_parent pointers are only
+ * compared, never followed: rcu_access_pointer, no read-side section needed.
  */
 static void fs_observe(struct fs_observation *out, struct task_struct *p)
 {
 	struct nsproxy *cns = p->nsproxy, *pns = current->nsproxy;
-	struct task_struct *parent = rcu_dereference(p->real_parent);
+	struct task_struct *parent = rcu_access_pointer(p->real_parent);
 
 	memset(out, 0, sizeof(*out));
 	fs_compare(out, FS_RES_MM, p->mm, current->mm);
@@ -136,7 +136,7 @@ static void fs_observe(struct fs_observation *out, struct task_struct *p)
 	}
 	out->same_thread_group = p->tgid == current->tgid;
 	out->parent_is_caller = parent == current;
-	out->parent_is_callers_parent = parent == rcu_dereference(current->real_parent);
+	out->parent_is_callers_parent = parent == rcu_access_pointer(current->real_parent);
 	out->exit_signal = p->exit_signal;
 }
 NOKPROBE_SYMBOL(fs_observe);

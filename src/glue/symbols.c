@@ -60,6 +60,19 @@ static bool fs_name_denied(const char *deny_list, const char *name)
 	return false;
 }
 
+/* Init text, freed after boot; [0, 0) when the kernel does not say. */
+static unsigned long fs_init_text_start, fs_init_text_end;
+
+/*
+ * Names are not unique: init/main.c's __init mm_init() shares its name with
+ * fork.c's, which a debug build renames mm_init.isra.0. A name that resolves
+ * into freed init text is never the function we want; try the next suffix.
+ */
+static bool fs_in_init_text(unsigned long addr)
+{
+	return addr >= fs_init_text_start && addr < fs_init_text_end;
+}
+
 static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
 				   const char *base, char *resolved, size_t size)
 {
@@ -72,6 +85,11 @@ static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
 			     fs_clone_suffixes[i]) >= sizeof(candidate))
 			continue;
 		addr = lookup(candidate);
+		if (addr && fs_in_init_text(addr)) {
+			pr_info("%s resolves into init text; not the one to probe\n",
+				candidate);
+			continue;
+		}
 		if (addr) {
 			strscpy(resolved, candidate, size);
 			return addr;
@@ -94,6 +112,8 @@ int fs_symbols_resolve(const char *deny_list)
 		pr_err("cannot find kallsyms_lookup_name; refusing to load\n");
 		return -ENOENT;
 	}
+	fs_init_text_start = lookup("_sinittext");
+	fs_init_text_end = lookup("_einittext");
 	fs_nr_symbols = fs_core_anchor_count();
 	fs_symbols = kcalloc(fs_nr_symbols, sizeof(*fs_symbols), GFP_KERNEL);
 	if (!fs_symbols)
