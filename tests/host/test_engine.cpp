@@ -3,8 +3,8 @@
 // (every creation in exactly one bucket), rings, consumer, reset, slowest.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
