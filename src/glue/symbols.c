@@ -114,6 +114,8 @@ int fs_symbols_resolve(const char *deny_list)
 	}
 	fs_init_text_start = lookup("_sinittext");
 	fs_init_text_end = lookup("_einittext");
+	if (!fs_init_text_start || fs_init_text_end <= fs_init_text_start)
+		fs_init_text_start = fs_init_text_end = 0;
 	fs_nr_symbols = fs_core_anchor_count();
 	fs_symbols = kcalloc(fs_nr_symbols, sizeof(*fs_symbols), GFP_KERNEL);
 	if (!fs_symbols)
