@@ -39,20 +39,20 @@ constinit Accounting g_accounting;
 
 void raise_fault(const char* what) {
   g_accounting.faulted.store(1);
-  fs_platform_warn(what);
+  forkscope_platform_warn(what);
 }
 
 }  // namespace
 
-extern "C" void* fs_cxxrt_alloc(fs_size_t size, fs_size_t align) {
+extern "C" void* forkscope_cxxrt_alloc(forkscope_size_t size, forkscope_size_t align) {
   if (align < alignof(AllocHeader)) align = alignof(AllocHeader);
-  if ((align & (align - 1)) != 0 || size > (fs_size_t{1} << 40)) {
+  if ((align & (align - 1)) != 0 || size > (forkscope_size_t{1} << 40)) {
     g_accounting.alloc_failures.fetch_add(1);
     return nullptr;
   }
   // Room for the header plus worst-case padding up to the alignment.
-  fs_size_t extra = sizeof(AllocHeader) + (align > 16 ? align - 16 : 0);
-  auto* raw = static_cast<char*>(fs_platform_alloc(size + extra));
+  forkscope_size_t extra = sizeof(AllocHeader) + (align > 16 ? align - 16 : 0);
+  auto* raw = static_cast<char*>(forkscope_platform_alloc(size + extra));
   if (raw == nullptr) {
     g_accounting.alloc_failures.fetch_add(1);
     return nullptr;
@@ -69,7 +69,7 @@ extern "C" void* fs_cxxrt_alloc(fs_size_t size, fs_size_t align) {
   return reinterpret_cast<void*>(user);
 }
 
-extern "C" void fs_cxxrt_free(void* ptr) {
+extern "C" void forkscope_cxxrt_free(void* ptr) {
   if (ptr == nullptr) return;
   auto* header = static_cast<AllocHeader*>(ptr) - 1;
   if (header->magic != kLiveMagic) {
@@ -81,12 +81,13 @@ extern "C" void fs_cxxrt_free(void* ptr) {
   header->magic = kFreedMagic;
   g_accounting.live_allocs.fetch_sub(1);
   g_accounting.live_bytes.fetch_sub(header->size);
-  fs_platform_free(static_cast<char*>(ptr) - header->offset);
+  forkscope_platform_free(static_cast<char*>(ptr) - header->offset);
 }
 
-extern "C" fs_u64 fs_cxxrt_run_ctors(fs_ctor_fn const* begin, fs_ctor_fn const* end) {
-  fs_u64 ran = 0;
-  for (fs_ctor_fn const* ctor = begin; ctor < end; ++ctor) {
+extern "C" forkscope_u64 forkscope_cxxrt_run_ctors(forkscope_ctor_fn const* begin,
+                                                   forkscope_ctor_fn const* end) {
+  forkscope_u64 ran = 0;
+  for (forkscope_ctor_fn const* ctor = begin; ctor < end; ++ctor) {
     if (*ctor == nullptr) continue;
     (*ctor)();
     ++ran;
@@ -95,7 +96,7 @@ extern "C" fs_u64 fs_cxxrt_run_ctors(fs_ctor_fn const* begin, fs_ctor_fn const* 
   return ran;
 }
 
-extern "C" void fs_cxxrt_get_stats(struct fs_cxxrt_stats* out) {
+extern "C" void forkscope_cxxrt_get_stats(struct forkscope_cxxrt_stats* out) {
   out->ctors_run = g_accounting.ctors_run.load();
   out->ctors_by_kernel = g_accounting.ctors_by_kernel.load();
   out->dtors_registered = g_accounting.dtors_registered.load();
@@ -108,7 +109,7 @@ extern "C" void fs_cxxrt_get_stats(struct fs_cxxrt_stats* out) {
   out->pure_virtual_calls = g_accounting.pure_virtual_calls.load();
 }
 
-extern "C" int fs_cxxrt_faulted(void) { return g_accounting.faulted.load(); }
+extern "C" int forkscope_cxxrt_faulted(void) { return g_accounting.faulted.load(); }
 
 // Shared with runtime.cpp (module only).
 namespace forkscope::cxxrt {
@@ -147,25 +148,25 @@ bool AllocChecker::check() {
 }  // namespace ktl
 
 void* operator new(__SIZE_TYPE__ size, ktl::AllocChecker& ac) noexcept {
-  void* ptr = fs_cxxrt_alloc(size, 16);
+  void* ptr = forkscope_cxxrt_alloc(size, 16);
   ac.arm(size, ptr != nullptr);
   return ptr;
 }
 
 void* operator new[](__SIZE_TYPE__ size, ktl::AllocChecker& ac) noexcept {
-  void* ptr = fs_cxxrt_alloc(size, 16);
+  void* ptr = forkscope_cxxrt_alloc(size, 16);
   ac.arm(size, ptr != nullptr);
   return ptr;
 }
 
 void* operator new(__SIZE_TYPE__ size, std::align_val_t align, ktl::AllocChecker& ac) noexcept {
-  void* ptr = fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  void* ptr = forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
   ac.arm(size, ptr != nullptr);
   return ptr;
 }
 
 void* operator new[](__SIZE_TYPE__ size, std::align_val_t align, ktl::AllocChecker& ac) noexcept {
-  void* ptr = fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  void* ptr = forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
   ac.arm(size, ptr != nullptr);
   return ptr;
 }

@@ -3,4 +3,4 @@
 #include <forkscope/cxxrt.h>
 
 extern "C" __attribute__((section(".init_array"), used, aligned(8)))
-fs_ctor_fn const fs_cxxrt_ctors_begin[0] = {};
+forkscope_ctor_fn const forkscope_cxxrt_ctors_begin[0] = {};

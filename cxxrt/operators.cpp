@@ -7,31 +7,35 @@
 // Plain new may return null here (there are no exceptions); the module is
 // built with -fcheck-new so constructors are skipped on failure. Core code
 // uses `new (ac) T` so the failure cannot go unchecked.
-void* operator new(__SIZE_TYPE__ size) { return fs_cxxrt_alloc(size, 16); }
-void* operator new[](__SIZE_TYPE__ size) { return fs_cxxrt_alloc(size, 16); }
+void* operator new(__SIZE_TYPE__ size) { return forkscope_cxxrt_alloc(size, 16); }
+void* operator new[](__SIZE_TYPE__ size) { return forkscope_cxxrt_alloc(size, 16); }
 void* operator new(__SIZE_TYPE__ size, const std::nothrow_t&) noexcept {
-  return fs_cxxrt_alloc(size, 16);
+  return forkscope_cxxrt_alloc(size, 16);
 }
 void* operator new[](__SIZE_TYPE__ size, const std::nothrow_t&) noexcept {
-  return fs_cxxrt_alloc(size, 16);
+  return forkscope_cxxrt_alloc(size, 16);
 }
 void* operator new(__SIZE_TYPE__ size, std::align_val_t align) {
-  return fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  return forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
 }
 void* operator new(__SIZE_TYPE__ size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  return forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
 }
 void* operator new[](__SIZE_TYPE__ size, std::align_val_t align) {
-  return fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  return forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
 }
 void* operator new[](__SIZE_TYPE__ size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return fs_cxxrt_alloc(size, static_cast<fs_size_t>(align));
+  return forkscope_cxxrt_alloc(size, static_cast<forkscope_size_t>(align));
 }
-void operator delete(void* ptr) noexcept { fs_cxxrt_free(ptr); }
-void operator delete[](void* ptr) noexcept { fs_cxxrt_free(ptr); }
-void operator delete(void* ptr, __SIZE_TYPE__) noexcept { fs_cxxrt_free(ptr); }
-void operator delete[](void* ptr, __SIZE_TYPE__) noexcept { fs_cxxrt_free(ptr); }
-void operator delete(void* ptr, std::align_val_t) noexcept { fs_cxxrt_free(ptr); }
-void operator delete(void* ptr, __SIZE_TYPE__, std::align_val_t) noexcept { fs_cxxrt_free(ptr); }
-void operator delete[](void* ptr, std::align_val_t) noexcept { fs_cxxrt_free(ptr); }
-void operator delete[](void* ptr, __SIZE_TYPE__, std::align_val_t) noexcept { fs_cxxrt_free(ptr); }
+void operator delete(void* ptr) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete[](void* ptr) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete(void* ptr, __SIZE_TYPE__) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete[](void* ptr, __SIZE_TYPE__) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete(void* ptr, std::align_val_t) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete(void* ptr, __SIZE_TYPE__, std::align_val_t) noexcept {
+  forkscope_cxxrt_free(ptr);
+}
+void operator delete[](void* ptr, std::align_val_t) noexcept { forkscope_cxxrt_free(ptr); }
+void operator delete[](void* ptr, __SIZE_TYPE__, std::align_val_t) noexcept {
+  forkscope_cxxrt_free(ptr);
+}

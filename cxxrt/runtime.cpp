@@ -14,8 +14,8 @@ void note_ctors_by_kernel();
 // Bracketing arrays from cxxrt/ctors_begin.cpp and ctors_end.cpp, linked
 // first and last so the linker's input order puts every .init_array entry
 // of the module's objects between them.
-extern "C" fs_ctor_fn const fs_cxxrt_ctors_begin[];
-extern "C" fs_ctor_fn const fs_cxxrt_ctors_end[];
+extern "C" forkscope_ctor_fn const forkscope_cxxrt_ctors_begin[];
+extern "C" forkscope_ctor_fn const forkscope_cxxrt_ctors_end[];
 
 namespace {
 
@@ -40,7 +40,7 @@ void* __dso_handle = &__dso_handle;
 
 int __cxa_atexit(void (*fn)(void*), void* arg, void* /*dso*/) {
   if (g_atexit_count == kMaxAtexit) {
-    fs_platform_warn("cxxrt: too many static destructors");
+    forkscope_platform_warn("cxxrt: too many static destructors");
     return -1;
   }
   g_atexit[g_atexit_count++] = {fn, arg};
@@ -50,15 +50,15 @@ int __cxa_atexit(void (*fn)(void*), void* arg, void* /*dso*/) {
 
 void __cxa_pure_virtual() { forkscope::cxxrt::note_pure_virtual_call(); }
 
-int fs_cxxrt_init(int run_ctors) {
+int forkscope_cxxrt_init(int run_ctors) {
   if (run_ctors)
-    fs_cxxrt_run_ctors(fs_cxxrt_ctors_begin, fs_cxxrt_ctors_end);
+    forkscope_cxxrt_run_ctors(forkscope_cxxrt_ctors_begin, forkscope_cxxrt_ctors_end);
   else
     forkscope::cxxrt::note_ctors_by_kernel();
   return 0;
 }
 
-void fs_cxxrt_exit(void) {
+void forkscope_cxxrt_exit(void) {
   while (g_atexit_count > 0) {
     AtexitEntry entry = g_atexit[--g_atexit_count];
     entry.fn(entry.arg);

@@ -12,39 +12,39 @@
 extern "C" {
 #endif
 
-#define FS_VERSION "0.2.0"
-#define FS_COMM_LEN 16
-#define FS_ANCHOR_NAMES 3
+#define FORKSCOPE_VERSION "0.2.0"
+#define FORKSCOPE_COMM_LEN 16
+#define FORKSCOPE_ANCHOR_NAMES 3
 
 /* What a probe handler does for an anchor (see src/core/stage_model.h). */
-enum fs_anchor_role {
-	FS_ROLE_CREATION_START = 0,	/* kernel_clone */
-	FS_ROLE_COPY_PROCESS = 1,	/* copy_process */
-	FS_ROLE_STEP = 2,		/* a step inside a creation or an exec */
-	FS_ROLE_EXEC_START = 3,		/* do_execveat_common */
-	FS_ROLE_EXEC_FILENAME = 4,	/* alloc_bprm: also names the file */
-	FS_ROLE_EXIT = 5,		/* do_exit: entry only */
+enum forkscope_anchor_role {
+	FORKSCOPE_ROLE_CREATION_START = 0,	/* kernel_clone */
+	FORKSCOPE_ROLE_COPY_PROCESS = 1,	/* copy_process */
+	FORKSCOPE_ROLE_STEP = 2,		/* a step inside a creation or an exec */
+	FORKSCOPE_ROLE_EXEC_START = 3,		/* do_execveat_common */
+	FORKSCOPE_ROLE_EXEC_FILENAME = 4,	/* alloc_bprm: also names the file */
+	FORKSCOPE_ROLE_EXIT = 5,		/* do_exit: entry only */
 };
 
 /* One kernel function forkscope probes; the table is the core's. */
-struct fs_anchor_desc {
-	const char *names[FS_ANCHOR_NAMES];	/* newest name first; NULL-terminated */
+struct forkscope_anchor_desc {
+	const char *names[FORKSCOPE_ANCHOR_NAMES];	/* newest name first; NULL-terminated */
 	int required;				/* refuse to load without it */
-	int role;				/* enum fs_anchor_role */
+	int role;				/* enum forkscope_anchor_role */
 };
 
 /* How a creation entered the kernel. */
-enum fs_origin {
-	FS_ORIGIN_UNKNOWN = 0,
-	FS_ORIGIN_FORK = 1,
-	FS_ORIGIN_VFORK = 2,
-	FS_ORIGIN_CLONE = 3,
-	FS_ORIGIN_CLONE3 = 4,
-	FS_ORIGIN_KERNEL = 5,
+enum forkscope_origin {
+	FORKSCOPE_ORIGIN_UNKNOWN = 0,
+	FORKSCOPE_ORIGIN_FORK = 1,
+	FORKSCOPE_ORIGIN_VFORK = 2,
+	FORKSCOPE_ORIGIN_CLONE = 3,
+	FORKSCOPE_ORIGIN_CLONE3 = 4,
+	FORKSCOPE_ORIGIN_KERNEL = 5,
 };
 
 /* Facts about the caller the verdict's refusal and sharing rules need. */
-struct fs_caller_context {
+struct forkscope_caller_context {
 	int unkillable;			/* current->signal->flags & SIGNAL_UNKILLABLE */
 	int pid_ns_differs;		/* active pid ns != pid_ns_for_children */
 	int time_ns_differs;		/* time_ns != time_ns_for_children */
@@ -59,18 +59,18 @@ struct fs_caller_context {
 };
 
 /* Read by the glue at kernel_clone and copy_process entry. */
-struct fs_creation_args {
-	fs_u64 flags;		/* kernel_clone_args.flags */
-	fs_u32 exit_signal;	/* kernel_clone_args.exit_signal */
-	int origin;		/* enum fs_origin */
+struct forkscope_creation_args {
+	forkscope_u64 flags;		/* kernel_clone_args.flags */
+	forkscope_u32 exit_signal;	/* kernel_clone_args.exit_signal */
+	int origin;		/* enum forkscope_origin */
 	int kthread;		/* kernel_clone_args.kthread */
 	int io_thread;		/* kernel_clone_args.io_thread */
 	int has_fn;		/* kernel_clone_args.fn != NULL */
 	int pid;		/* the calling task */
 	int tgid;
-	char comm[FS_COMM_LEN];
-	struct fs_caller_context caller;
-	const char *filename;	/* FS_ROLE_EXEC_FILENAME: the file's name */
+	char comm[FORKSCOPE_COMM_LEN];
+	struct forkscope_caller_context caller;
+	const char *filename;	/* FORKSCOPE_ROLE_EXEC_FILENAME: the file's name */
 };
 
 /*
@@ -79,9 +79,9 @@ struct fs_creation_args {
  * sysvsem, io, nsproxy, uts, ipc, mnt, pid_for_children, net, cgroup,
  * time_for_children).
  */
-struct fs_observation {
-	fs_u32 same_mask;		/* child's pointer == parent's */
-	fs_u32 child_null_mask;		/* child's pointer is NULL */
+struct forkscope_observation {
+	forkscope_u32 same_mask;		/* child's pointer == parent's */
+	forkscope_u32 child_null_mask;		/* child's pointer is NULL */
 	int same_thread_group;		/* child tgid == caller tgid */
 	int parent_is_caller;		/* child real_parent == current */
 	int parent_is_callers_parent;	/* child real_parent == current->real_parent */
@@ -89,21 +89,21 @@ struct fs_observation {
 };
 
 /* Health of one kernel probe, as the glue sees it; indexed by anchor. */
-struct fs_probe_health {
+struct forkscope_probe_health {
 	const char *symbol;	/* resolved kernel symbol, NULL if absent */
-	fs_u64 hits;		/* entry handler invocations */
-	fs_u64 missed;		/* kretprobe nmissed */
+	forkscope_u64 hits;		/* entry handler invocations */
+	forkscope_u64 missed;		/* kretprobe nmissed */
 	int registered;		/* 1 if armed */
 };
 
 /* Build and environment facts shown in the version file. */
-struct fs_build_info {
+struct forkscope_build_info {
 	const char *kernel_release;	/* utsname()->release of the running kernel */
 	const char *built_for;		/* UTS_RELEASE the module was built against */
 	const char *compiler;		/* CONFIG_CC_VERSION_TEXT */
 };
 
-struct fs_core_config {
+struct forkscope_core_config {
 	unsigned int inflight_slots;	/* creations tracked at once; power of two */
 	unsigned int ring_records;	/* records kept per CPU */
 	unsigned int top_n;		/* size of the slowest list */
@@ -111,82 +111,82 @@ struct fs_core_config {
 };
 
 /* The anchor table. Any context. */
-unsigned int fs_core_anchor_count(void);
-void fs_core_anchor_describe(unsigned int anchor, struct fs_anchor_desc *out);
+unsigned int forkscope_core_anchor_count(void);
+void forkscope_core_anchor_describe(unsigned int anchor, struct forkscope_anchor_desc *out);
 /* Bytes of per-instance data each kretprobe must carry (kretprobe.data_size). */
-fs_size_t fs_core_probe_data_size(void);
+forkscope_size_t forkscope_core_probe_data_size(void);
 
 /* Creates the core's state. May sleep. 0 or -errno (with a log line saying why). */
-int fs_core_init(const struct fs_core_config *config);
+int forkscope_core_init(const struct forkscope_core_config *config);
 /* Frees everything; probes must already be unregistered. May sleep. */
-void fs_core_exit(void);
+void forkscope_core_exit(void);
 /* Bit per anchor whose probe is registered (for the stage map). May sleep. */
-void fs_core_set_available_anchors(fs_u64 mask);
+void forkscope_core_set_available_anchors(forkscope_u64 mask);
 
 /*
  * Probe context. task: the calling task (opaque); data: the kretprobe
  * instance's data; args: for creation-start and copy_process anchors, else
  * NULL. Returns 1 when the return probe is not needed for this call.
  */
-int fs_core_on_entry(unsigned int anchor, const void *task, void *data,
-		     const struct fs_creation_args *args, fs_u64 now);
+int forkscope_core_on_entry(unsigned int anchor, const void *task, void *data,
+		     const struct forkscope_creation_args *args, forkscope_u64 now);
 /* What a return handler read. */
-struct fs_return_facts {
-	fs_s64 retval;		/* kernel_clone's pid_t; copy_process's -errno or 0; exec's result */
+struct forkscope_return_facts {
+	forkscope_s64 retval;		/* kernel_clone's pid_t; copy_process's -errno or 0; exec's result */
 	int child_pid;		/* copy_process: the new task's pid */
 	const void *child_task;	/* copy_process: the new task */
-	const struct fs_observation *observation;	/* copy_process success, else NULL */
+	const struct forkscope_observation *observation;	/* copy_process success, else NULL */
 	const char *comm;	/* do_execveat_common: current->comm afterwards */
 };
 
 /* Probe context. */
-void fs_core_on_return(unsigned int anchor, void *data,
-		       const struct fs_return_facts *facts, fs_u64 now);
+void forkscope_core_on_return(unsigned int anchor, void *data,
+		       const struct forkscope_return_facts *facts, forkscope_u64 now);
 
 /* The text of one debugfs file. */
-enum fs_file {
-	FS_FILE_VERSION,
-	FS_FILE_COUNTERS,
-	FS_FILE_STAGES,
-	FS_FILE_STATS,
-	FS_FILE_HIST,
-	FS_FILE_TRACE,
-	FS_FILE_RECORDS,
-	FS_FILE_SLOWEST,
-	FS_FILE_CONTROL,
-	FS_FILE_FILTER,
-	FS_FILE_VERDICTS,
-	FS_FILE_SPAWNS,
+enum forkscope_file {
+	FORKSCOPE_FILE_VERSION,
+	FORKSCOPE_FILE_COUNTERS,
+	FORKSCOPE_FILE_STAGES,
+	FORKSCOPE_FILE_STATS,
+	FORKSCOPE_FILE_HIST,
+	FORKSCOPE_FILE_TRACE,
+	FORKSCOPE_FILE_RECORDS,
+	FORKSCOPE_FILE_SLOWEST,
+	FORKSCOPE_FILE_CONTROL,
+	FORKSCOPE_FILE_FILTER,
+	FORKSCOPE_FILE_VERDICTS,
+	FORKSCOPE_FILE_SPAWNS,
 };
 
-struct fs_text {
+struct forkscope_text {
 	char *data;
-	fs_size_t length;
+	forkscope_size_t length;
 };
 
 /*
- * Renders a file into memory the core allocates (free with fs_core_text_free).
- * probes: indexed by anchor, nr_probes = fs_core_anchor_count(). May sleep.
+ * Renders a file into memory the core allocates (free with forkscope_core_text_free).
+ * probes: indexed by anchor, nr_probes = forkscope_core_anchor_count(). May sleep.
  */
-int fs_core_render(enum fs_file file, const struct fs_build_info *info,
-		   const struct fs_probe_health *probes, unsigned int nr_probes,
-		   struct fs_text *out);
-void fs_core_text_free(struct fs_text *text);
+int forkscope_core_render(enum forkscope_file file, const struct forkscope_build_info *info,
+		   const struct forkscope_probe_health *probes, unsigned int nr_probes,
+		   struct forkscope_text *out);
+void forkscope_core_text_free(struct forkscope_text *text);
 
 /*
- * Applies a control or filter write; 0, or -FS_EINVAL with *why saying what
+ * Applies a control or filter write; 0, or -FORKSCOPE_EINVAL with *why saying what
  * was wrong (state unchanged). Callers serialize writes. May sleep.
  */
-int fs_core_control(const char *input, fs_size_t length, const char **why);
-int fs_core_set_filter(const char *input, fs_size_t length, const char **why);
+int forkscope_core_control(const char *input, forkscope_size_t length, const char **why);
+int forkscope_core_set_filter(const char *input, forkscope_size_t length, const char **why);
 
 /*
  * trace_pipe: formats whole trace lines of unread records into buf, oldest
  * first; returns bytes (0 if none is waiting). Callers serialize. May sleep.
  */
-fs_s64 fs_core_consume(char *buf, fs_size_t size);
-int fs_core_has_unconsumed(void);
-void fs_core_set_reader_waiting(int waiting);
+forkscope_s64 forkscope_core_consume(char *buf, forkscope_size_t size);
+int forkscope_core_has_unconsumed(void);
+void forkscope_core_set_reader_waiting(int waiting);
 
 #ifdef __cplusplus
 }

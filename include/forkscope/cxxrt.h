@@ -12,44 +12,44 @@
 extern "C" {
 #endif
 
-struct fs_cxxrt_stats {
-	fs_u64 ctors_run;          /* .init_array entries run by fs_cxxrt_init */
-	fs_u64 ctors_by_kernel;    /* 1: the module loader ran them (CONFIG_CONSTRUCTORS) */
-	fs_u64 dtors_registered;   /* __cxa_atexit registrations */
-	fs_u64 allocs;             /* successful allocations, ever */
-	fs_u64 alloc_failures;     /* allocations that returned NULL */
-	fs_u64 live_allocs;        /* allocations not yet freed */
-	fs_u64 live_bytes;         /* bytes requested by live allocations */
-	fs_u64 bad_frees;          /* frees of a pointer cxxrt never handed out */
-	fs_u64 unchecked_allocs;   /* AllocChecker results nobody checked */
-	fs_u64 pure_virtual_calls; /* calls to __cxa_pure_virtual */
+struct forkscope_cxxrt_stats {
+	forkscope_u64 ctors_run;          /* .init_array entries run by forkscope_cxxrt_init */
+	forkscope_u64 ctors_by_kernel;    /* 1: the module loader ran them (CONFIG_CONSTRUCTORS) */
+	forkscope_u64 dtors_registered;   /* __cxa_atexit registrations */
+	forkscope_u64 allocs;             /* successful allocations, ever */
+	forkscope_u64 alloc_failures;     /* allocations that returned NULL */
+	forkscope_u64 live_allocs;        /* allocations not yet freed */
+	forkscope_u64 live_bytes;         /* bytes requested by live allocations */
+	forkscope_u64 bad_frees;          /* frees of a pointer cxxrt never handed out */
+	forkscope_u64 unchecked_allocs;   /* AllocChecker results nobody checked */
+	forkscope_u64 pure_virtual_calls; /* calls to __cxa_pure_virtual */
 };
 
-typedef void (*fs_ctor_fn)(void);
+typedef void (*forkscope_ctor_fn)(void);
 
 /*
  * Run the constructors in [begin, end) in order; returns how many ran.
  * May sleep (constructors may allocate).
  */
-fs_u64 fs_cxxrt_run_ctors(fs_ctor_fn const *begin, fs_ctor_fn const *end);
+forkscope_u64 forkscope_cxxrt_run_ctors(forkscope_ctor_fn const *begin, forkscope_ctor_fn const *end);
 
 /*
  * Module only: run the module's own .init_array (the kernel does not without
  * CONFIG_CONSTRUCTORS; pass run_ctors = 0 when it already did). May sleep.
  */
-int fs_cxxrt_init(int run_ctors);
+int forkscope_cxxrt_init(int run_ctors);
 /* Module only: run destructors registered through __cxa_atexit, newest first. May sleep. */
-void fs_cxxrt_exit(void);
+void forkscope_cxxrt_exit(void);
 
 /* Allocation with accounting; align is a power of two. May sleep. */
-void *fs_cxxrt_alloc(fs_size_t size, fs_size_t align);
-void fs_cxxrt_free(void *ptr);
+void *forkscope_cxxrt_alloc(forkscope_size_t size, forkscope_size_t align);
+void forkscope_cxxrt_free(void *ptr);
 
 /* Snapshot of the counters. Any context. */
-void fs_cxxrt_get_stats(struct fs_cxxrt_stats *out);
+void forkscope_cxxrt_get_stats(struct forkscope_cxxrt_stats *out);
 
 /* Non-zero once a fault (pure virtual call, bad free, unchecked allocation) happened. Any. */
-int fs_cxxrt_faulted(void);
+int forkscope_cxxrt_faulted(void);
 
 #ifdef __cplusplus
 }

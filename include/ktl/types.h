@@ -11,9 +11,9 @@ namespace ktl {
 using u8 = __UINT8_TYPE__;
 using u16 = __UINT16_TYPE__;
 using u32 = __UINT32_TYPE__;
-using u64 = fs_u64;
+using u64 = forkscope_u64;
 using s32 = __INT32_TYPE__;
-using s64 = fs_s64;
+using s64 = forkscope_s64;
 using size_t = __SIZE_TYPE__;
 using uintptr_t = __UINTPTR_TYPE__;
 using nullptr_t = decltype(nullptr);

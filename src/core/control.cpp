@@ -187,7 +187,7 @@ const char* parse_filter_text(Span text, Filter* filter) {
 }
 
 // Length of s, reading at most limit bytes (comm arrays may lack a NUL).
-FS_PROBE_CONTEXT ktl::size_t bounded_length(const char* s, ktl::size_t limit) {
+FORKSCOPE_PROBE_CONTEXT ktl::size_t bounded_length(const char* s, ktl::size_t limit) {
   ktl::size_t n = 0;
   while (n < limit && s[n] != '\0') ++n;
   return n;
@@ -197,7 +197,7 @@ template <typename T>
 int finish(const char* why_text, const T& parsed, T* out, const char** why) {
   if (why_text != nullptr) {
     if (why != nullptr) *why = why_text;
-    return -FS_EINVAL;
+    return -FORKSCOPE_EINVAL;
   }
   *out = parsed;
   if (why != nullptr) *why = nullptr;
@@ -206,8 +206,8 @@ int finish(const char* why_text, const T& parsed, T* out, const char** why) {
 
 }  // namespace
 
-FS_PROBE_CONTEXT bool Filter::matches(ktl::s32 task_pid, ktl::s32 task_tgid, const char* task_comm,
-                                      Kind kind) const {
+FORKSCOPE_PROBE_CONTEXT bool Filter::matches(ktl::s32 task_pid, ktl::s32 task_tgid,
+                                             const char* task_comm, Kind kind) const {
   if (!active) return true;
   if (pid != 0 && task_pid != pid) return false;
   if (tgid != 0 && task_tgid != tgid) return false;

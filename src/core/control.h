@@ -38,7 +38,7 @@ struct Filter {
 // Writes the filter back in the syntax above ("clear" when inactive).
 void append_filter(ktl::StringBuilder& out, const Filter& filter);
 
-// Parse results: 0, or -FS_EINVAL with *why set to a static message that
+// Parse results: 0, or -FORKSCOPE_EINVAL with *why set to a static message that
 // says what was wrong (for the pr_warn). input need not be NUL-terminated;
 // length may be 0. Inputs longer than 256 bytes are rejected.
 int parse_control(const char* input, ktl::size_t length, ControlCommand* out, const char** why);

@@ -42,17 +42,17 @@ ktl::Atomic<Engine*> g_engine;
 
 static_assert(sizeof(ProbeData) <= 32, "kretprobe instance data stays small");
 
-FS_PROBE_CONTEXT Engine* live_engine() {
+FORKSCOPE_PROBE_CONTEXT Engine* live_engine() {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
-  if (engine == nullptr || fs_cxxrt_faulted()) return nullptr;
+  if (engine == nullptr || forkscope_cxxrt_faulted()) return nullptr;
   return engine;
 }
 
-FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
+FORKSCOPE_PROBE_CONTEXT CreationArgs to_creation_args(const forkscope_creation_args& in) {
   CreationArgs out;
   out.request.flags = in.flags;
   out.request.exit_signal = in.exit_signal;
-  out.request.origin = in.origin >= FS_ORIGIN_UNKNOWN && in.origin <= FS_ORIGIN_KERNEL
+  out.request.origin = in.origin >= FORKSCOPE_ORIGIN_UNKNOWN && in.origin <= FORKSCOPE_ORIGIN_KERNEL
                            ? static_cast<Origin>(in.origin)
                            : Origin::kUnknown;
   out.request.kthread = in.kthread != 0;
@@ -62,7 +62,7 @@ FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
   out.tgid = in.tgid;
   ktl::copy_bytes(out.comm, in.comm, kCommLength);
   out.comm[kCommLength - 1] = '\0';
-  const fs_caller_context& c = in.caller;
+  const forkscope_caller_context& c = in.caller;
   out.caller.unkillable = c.unkillable != 0;
   out.caller.pid_ns_differs = c.pid_ns_differs != 0;
   out.caller.time_ns_differs = c.time_ns_differs != 0;
@@ -78,7 +78,7 @@ FS_PROBE_CONTEXT CreationArgs to_creation_args(const fs_creation_args& in) {
   return out;
 }
 
-FS_PROBE_CONTEXT Observation to_observation(const fs_observation& in) {
+FORKSCOPE_PROBE_CONTEXT Observation to_observation(const forkscope_observation& in) {
   Observation out;
   for (ktl::size_t r = 0; r < kResourceCount; ++r) {
     out.same[r] = (in.same_mask >> r) & 1;
@@ -91,14 +91,14 @@ FS_PROBE_CONTEXT Observation to_observation(const fs_observation& in) {
   return out;
 }
 
-// Growable output for fs_core_render: sized up front from the content,
+// Growable output for forkscope_core_render: sized up front from the content,
 // doubled and re-rendered in the rare case the estimate was short.
 template <typename RenderFn>
-int render_into(fs_text* out, ktl::size_t estimate, RenderFn render) {
+int render_into(forkscope_text* out, ktl::size_t estimate, RenderFn render) {
   for (ktl::size_t size = estimate; size <= (ktl::size_t{256} << 20); size *= 2) {
     ktl::AllocChecker ac;
     char* buffer = new (ac) char[size];
-    if (!ac.check()) return -FS_ENOMEM;
+    if (!ac.check()) return -FORKSCOPE_ENOMEM;
     ktl::StringBuilder builder(buffer, size);
     render(builder);
     if (!builder.truncated()) {
@@ -108,7 +108,7 @@ int render_into(fs_text* out, ktl::size_t estimate, RenderFn render) {
     }
     delete[] buffer;
   }
-  return -FS_ENOSPC;
+  return -FORKSCOPE_ENOSPC;
 }
 
 template <typename T>
@@ -128,10 +128,11 @@ class ScopedArray {
   T* data_;
 };
 
-void append_version(ktl::StringBuilder& out, const fs_build_info& info, const Engine& engine) {
-  struct fs_cxxrt_stats rt;
-  fs_cxxrt_get_stats(&rt);
-  out.append("forkscope ").append(FS_VERSION).append_char('\n');
+void append_version(ktl::StringBuilder& out, const forkscope_build_info& info,
+                    const Engine& engine) {
+  struct forkscope_cxxrt_stats rt;
+  forkscope_cxxrt_get_stats(&rt);
+  out.append("forkscope ").append(FORKSCOPE_VERSION).append_char('\n');
   out.append("kernel ").append(info.kernel_release).append_char('\n');
   out.append("built_for ").append(info.built_for).append_char('\n');
   out.append("compiler ").append(info.compiler).append_char('\n');
@@ -146,7 +147,7 @@ void append_version(ktl::StringBuilder& out, const fs_build_info& info, const En
   out.append("cxxrt_live_allocs ").append_u64(rt.live_allocs).append_char('\n');
   out.append("cxxrt_live_bytes ").append_u64(rt.live_bytes).append_char('\n');
   out.append("cxxrt_alloc_failures ").append_u64(rt.alloc_failures).append_char('\n');
-  out.append("cxxrt_faulted ").append_u64(fs_cxxrt_faulted() ? 1 : 0).append_char('\n');
+  out.append("cxxrt_faulted ").append_u64(forkscope_cxxrt_faulted() ? 1 : 0).append_char('\n');
   const EngineConfig& config = engine.config();
   out.append("cpus ").append_u64(config.nr_cpus).append_char('\n');
   out.append("inflight_slots ").append_u64(config.inflight_slots).append_char('\n');
@@ -159,37 +160,39 @@ void append_version(ktl::StringBuilder& out, const fs_build_info& info, const En
 
 using namespace forkscope;  // NOLINT: this file is the C boundary of the namespace
 
-extern "C" unsigned int fs_core_anchor_count(void) { return kAnchorCount; }
+extern "C" unsigned int forkscope_core_anchor_count(void) { return kAnchorCount; }
 
-extern "C" void fs_core_anchor_describe(unsigned int anchor, struct fs_anchor_desc* out) {
+extern "C" void forkscope_core_anchor_describe(unsigned int anchor,
+                                               struct forkscope_anchor_desc* out) {
   const AnchorInfo& info = anchor_info(static_cast<Anchor>(anchor < kAnchorCount ? anchor : 0));
-  for (int i = 0; i < FS_ANCHOR_NAMES; ++i) out->names[i] = info.names[i];
+  for (int i = 0; i < FORKSCOPE_ANCHOR_NAMES; ++i) out->names[i] = info.names[i];
   out->required = info.required ? 1 : 0;
   out->role = static_cast<int>(info.role);
 }
 
-extern "C" fs_size_t fs_core_probe_data_size(void) { return sizeof(ProbeData); }
+extern "C" forkscope_size_t forkscope_core_probe_data_size(void) { return sizeof(ProbeData); }
 
-extern "C" int fs_core_init(const struct fs_core_config* config) {
+extern "C" int forkscope_core_init(const struct forkscope_core_config* config) {
   if (!g_static_init_witness.ran()) {
-    fs_platform_log(FS_LOG_ERR, "static constructors did not run; refusing to start");
-    return -FS_EINVAL;
+    forkscope_platform_log(FORKSCOPE_LOG_ERR, "static constructors did not run; refusing to start");
+    return -FORKSCOPE_EINVAL;
   }
   ktl::AllocChecker ac;
   Engine* engine = new (ac) Engine;
   if (!ac.check()) {
-    fs_platform_log(FS_LOG_ERR, "out of memory allocating the engine");
-    return -FS_ENOMEM;
+    forkscope_platform_log(FORKSCOPE_LOG_ERR, "out of memory allocating the engine");
+    return -FORKSCOPE_ENOMEM;
   }
   EngineConfig engine_config;
-  engine_config.nr_cpus = fs_platform_nr_cpu_ids();
+  engine_config.nr_cpus = forkscope_platform_nr_cpu_ids();
   engine_config.inflight_slots = config->inflight_slots;
   engine_config.ring_records = config->ring_records;
   engine_config.top_n = config->top_n;
   engine_config.spawn_slots = config->spawn_slots;
   int err = engine->init(engine_config);
   if (err != 0) {
-    fs_platform_log(FS_LOG_ERR, err == -FS_ENOMEM ? "out of memory allocating per-CPU state"
+    forkscope_platform_log(FORKSCOPE_LOG_ERR, err == -FORKSCOPE_ENOMEM
+                                                  ? "out of memory allocating per-CPU state"
                                                   : "invalid engine configuration");
     delete engine;
     return err;
@@ -198,14 +201,15 @@ extern "C" int fs_core_init(const struct fs_core_config* config) {
   return 0;
 }
 
-extern "C" void fs_core_exit(void) { delete g_engine.exchange(nullptr); }
+extern "C" void forkscope_core_exit(void) { delete g_engine.exchange(nullptr); }
 
-extern "C" void fs_core_set_available_anchors(fs_u64 mask) {
+extern "C" void forkscope_core_set_available_anchors(forkscope_u64 mask) {
   if (Engine* engine = g_engine.load()) engine->set_available_anchors(mask);
 }
 
-extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void* task, void* data,
-                                                 const struct fs_creation_args* args, fs_u64 now) {
+extern "C" FORKSCOPE_PROBE_CONTEXT int forkscope_core_on_entry(
+    unsigned int anchor, const void* task, void* data, const struct forkscope_creation_args* args,
+    forkscope_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return 1;
   auto* probe_data = static_cast<ProbeData*>(data);
@@ -216,8 +220,8 @@ extern "C" FS_PROBE_CONTEXT int fs_core_on_entry(unsigned int anchor, const void
   return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, &creation, now);
 }
 
-extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* data,
-                                                   const struct fs_return_facts* in, fs_u64 now) {
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_return(
+    unsigned int anchor, void* data, const struct forkscope_return_facts* in, forkscope_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return;
   ReturnFacts facts;
@@ -233,37 +237,38 @@ extern "C" FS_PROBE_CONTEXT void fs_core_on_return(unsigned int anchor, void* da
   engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), facts, now);
 }
 
-extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* info,
-                              const struct fs_probe_health* probes, unsigned int nr_probes,
-                              struct fs_text* out) {
+extern "C" int forkscope_core_render(enum forkscope_file file,
+                                     const struct forkscope_build_info* info,
+                                     const struct forkscope_probe_health* probes,
+                                     unsigned int nr_probes, struct forkscope_text* out) {
   out->data = nullptr;
   out->length = 0;
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
-  if (engine == nullptr) return -FS_EINVAL;
+  if (engine == nullptr) return -FORKSCOPE_EINVAL;
   switch (file) {
-    case FS_FILE_VERSION:
+    case FORKSCOPE_FILE_VERSION:
       return render_into(out, 2048,
                          [&](ktl::StringBuilder& b) { append_version(b, *info, *engine); });
-    case FS_FILE_COUNTERS: {
+    case FORKSCOPE_FILE_COUNTERS: {
       EngineCounters counters = engine->counters();
       return render_into(out, 4096 + nr_probes * 128, [&](ktl::StringBuilder& b) {
         append_counters(b, counters, probes, nr_probes, engine->enabled(), engine->sample_every(),
                         engine->filter());
       });
     }
-    case FS_FILE_STAGES: {
+    case FORKSCOPE_FILE_STAGES: {
       EngineCounters counters = engine->counters();
       return render_into(out, 16384, [&](ktl::StringBuilder& b) {
         append_stage_map(b, counters, probes, nr_probes, engine->available_anchors());
       });
     }
-    case FS_FILE_STATS:
-    case FS_FILE_HIST: {
+    case FORKSCOPE_FILE_STATS:
+    case FORKSCOPE_FILE_HIST: {
       ScopedArray<StatsSnapshot> stats(1);
       ScopedArray<HistogramSnapshot> scratch(1);
-      if (stats.get() == nullptr || scratch.get() == nullptr) return -FS_ENOMEM;
+      if (stats.get() == nullptr || scratch.get() == nullptr) return -FORKSCOPE_ENOMEM;
       engine->collect_stats(stats.get());
-      if (file == FS_FILE_STATS) {
+      if (file == FORKSCOPE_FILE_STATS) {
         return render_into(out, 64 * 1024, [&](ktl::StringBuilder& b) {
           append_stats(b, *stats.get(), scratch.get());
         });
@@ -272,22 +277,22 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
         append_histograms(b, *stats.get(), scratch.get());
       });
     }
-    case FS_FILE_TRACE:
-    case FS_FILE_RECORDS:
-    case FS_FILE_SLOWEST: {
+    case FORKSCOPE_FILE_TRACE:
+    case FORKSCOPE_FILE_RECORDS:
+    case FORKSCOPE_FILE_SLOWEST: {
       ktl::size_t capacity =
-          file == FS_FILE_SLOWEST
+          file == FORKSCOPE_FILE_SLOWEST
               ? static_cast<ktl::size_t>(engine->config().top_n) * engine->config().nr_cpus
               : engine->ring_capacity_total();
       ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FS_ENOMEM;
-      if (file == FS_FILE_SLOWEST) {
+      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
+      if (file == FORKSCOPE_FILE_SLOWEST) {
         ktl::size_t n = engine->collect_slowest(records.get(), capacity);
         return render_into(out, 512 + n * (kTraceLineMax + kStageCount * 64),
                            [&](ktl::StringBuilder& b) { append_slowest(b, records.get(), n); });
       }
       ktl::size_t n = engine->collect_records(records.get(), capacity);
-      bool json = file == FS_FILE_RECORDS;
+      bool json = file == FORKSCOPE_FILE_RECORDS;
       return render_into(out, 64 + n * (json ? kJsonLineMax : kTraceLineMax),
                          [&](ktl::StringBuilder& b) {
                            for (ktl::size_t i = 0; i < n; ++i) {
@@ -299,50 +304,51 @@ extern "C" int fs_core_render(enum fs_file file, const struct fs_build_info* inf
                            }
                          });
     }
-    case FS_FILE_VERDICTS: {
+    case FORKSCOPE_FILE_VERDICTS: {
       EngineCounters counters = engine->counters();
       ktl::size_t capacity = engine->mismatch_capacity_total();
       ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FS_ENOMEM;
+      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
       ktl::size_t n = engine->collect_mismatches(records.get(), capacity);
       return render_into(out, 1024 + n * (kTraceLineMax + 1024), [&](ktl::StringBuilder& b) {
         append_verdicts(b, counters, records.get(), n);
       });
     }
-    case FS_FILE_SPAWNS: {
+    case FORKSCOPE_FILE_SPAWNS: {
       ktl::size_t capacity = engine->ring_capacity_total();
       ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FS_ENOMEM;
+      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
       ktl::size_t n = engine->collect_records(records.get(), capacity);
       return render_into(out, 512 + n * kTraceLineMax,
                          [&](ktl::StringBuilder& b) { append_spawns(b, records.get(), n); });
     }
-    case FS_FILE_CONTROL:
+    case FORKSCOPE_FILE_CONTROL:
       return render_into(out, 256, [&](ktl::StringBuilder& b) {
         b.append(engine->enabled() ? "enabled" : "disabled");
         b.append(" sample ").append_u64(engine->sample_every()).append_char('\n');
         b.append("# write: enable | disable | reset | sample N\n");
       });
-    case FS_FILE_FILTER:
+    case FORKSCOPE_FILE_FILTER:
       return render_into(out, 256, [&](ktl::StringBuilder& b) {
         append_filter(b, engine->filter());
         b.append_char('\n');
       });
   }
-  return -FS_EINVAL;
+  return -FORKSCOPE_EINVAL;
 }
 
-extern "C" void fs_core_text_free(struct fs_text* text) {
+extern "C" void forkscope_core_text_free(struct forkscope_text* text) {
   delete[] text->data;
   text->data = nullptr;
   text->length = 0;
 }
 
-extern "C" int fs_core_control(const char* input, fs_size_t length, const char** why) {
+extern "C" int forkscope_core_control(const char* input, forkscope_size_t length,
+                                      const char** why) {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   if (engine == nullptr) {
     *why = "forkscope is not initialized";
-    return -FS_EINVAL;
+    return -FORKSCOPE_EINVAL;
   }
   ControlCommand command;
   int err = parse_control(input, length, &command, why);
@@ -364,11 +370,12 @@ extern "C" int fs_core_control(const char* input, fs_size_t length, const char**
   return 0;
 }
 
-extern "C" int fs_core_set_filter(const char* input, fs_size_t length, const char** why) {
+extern "C" int forkscope_core_set_filter(const char* input, forkscope_size_t length,
+                                         const char** why) {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   if (engine == nullptr) {
     *why = "forkscope is not initialized";
-    return -FS_EINVAL;
+    return -FORKSCOPE_EINVAL;
   }
   Filter filter;
   int err = parse_filter(input, length, &filter, why);
@@ -377,25 +384,25 @@ extern "C" int fs_core_set_filter(const char* input, fs_size_t length, const cha
   return 0;
 }
 
-extern "C" fs_s64 fs_core_consume(char* buf, fs_size_t size) {
+extern "C" forkscope_s64 forkscope_core_consume(char* buf, forkscope_size_t size) {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
-  if (engine == nullptr) return -FS_EINVAL;
-  if (size < kTraceLineMax) return -FS_ENOSPC;
+  if (engine == nullptr) return -FORKSCOPE_EINVAL;
+  if (size < kTraceLineMax) return -FORKSCOPE_ENOSPC;
   ktl::StringBuilder out(buf, size);
   Record record;
   // Stop while a worst-case line still fits, so no record is half-written.
   while (size - out.length() > kTraceLineMax && engine->consume_next(&record)) {
     append_trace_line(out, record);
   }
-  return static_cast<fs_s64>(out.length());
+  return static_cast<forkscope_s64>(out.length());
 }
 
-extern "C" int fs_core_has_unconsumed(void) {
+extern "C" int forkscope_core_has_unconsumed(void) {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   return engine != nullptr && engine->has_unconsumed() ? 1 : 0;
 }
 
-extern "C" void fs_core_set_reader_waiting(int waiting) {
+extern "C" void forkscope_core_set_reader_waiting(int waiting) {
   if (Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire)) {
     engine->set_reader_waiting(waiting != 0);
   }

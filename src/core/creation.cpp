@@ -69,7 +69,7 @@ constexpr ktl::u64 kForkLikeFlags =
 
 }  // namespace
 
-FS_PROBE_CONTEXT Kind classify(const CloneRequest& request) {
+FORKSCOPE_PROBE_CONTEXT Kind classify(const CloneRequest& request) {
   if (request.io_thread) return Kind::kIoWorker;
   if (request.kthread) return Kind::kKthread;
   if (request.has_fn) return Kind::kUmh;

@@ -159,7 +159,7 @@ Engine::~Engine() {
   delete inflight_;
   delete spawns_;
   delete[] consumer_next_;
-  fs_platform_spinlock_destroy(filter_lock_);
+  forkscope_platform_spinlock_destroy(filter_lock_);
 }
 
 int Engine::init(const EngineConfig& config) {
@@ -167,14 +167,14 @@ int Engine::init(const EngineConfig& config) {
       (config.inflight_slots & (config.inflight_slots - 1)) != 0 || config.ring_records == 0 ||
       config.top_n == 0 || config.spawn_slots == 0 ||
       (config.spawn_slots & (config.spawn_slots - 1)) != 0) {
-    return -FS_EINVAL;
+    return -FORKSCOPE_EINVAL;
   }
   config_ = config;
-  filter_lock_ = fs_platform_spinlock_create();
-  if (filter_lock_ == nullptr) return -FS_ENOMEM;
+  filter_lock_ = forkscope_platform_spinlock_create();
+  if (filter_lock_ == nullptr) return -FORKSCOPE_ENOMEM;
   ktl::AllocChecker ac_cpus;
   cpus_ = new (ac_cpus) PerCpu<CpuState>;
-  if (!ac_cpus.check()) return -FS_ENOMEM;
+  if (!ac_cpus.check()) return -FORKSCOPE_ENOMEM;
   int err = cpus_->init(config.nr_cpus);
   if (err != 0) return err;
   for (ktl::u32 cpu = 0; cpu < config.nr_cpus; ++cpu) {
@@ -186,31 +186,31 @@ int Engine::init(const EngineConfig& config) {
     if (err != 0) return err;
     ktl::AllocChecker ac_hist;
     state.histograms = new (ac_hist) Histogram[kStatRows * kKindCount];
-    if (!ac_hist.check()) return -FS_ENOMEM;
+    if (!ac_hist.check()) return -FORKSCOPE_ENOMEM;
     ktl::AllocChecker ac_slowest;
     state.slowest = new (ac_slowest) RecordSlot[config.top_n];
-    if (!ac_slowest.check()) return -FS_ENOMEM;
+    if (!ac_slowest.check()) return -FORKSCOPE_ENOMEM;
     ktl::AllocChecker ac_keys;
     state.slowest_key = new (ac_keys) ktl::u64[config.top_n]();
-    if (!ac_keys.check()) return -FS_ENOMEM;
+    if (!ac_keys.check()) return -FORKSCOPE_ENOMEM;
   }
   ktl::AllocChecker ac_table;
   inflight_ = new (ac_table) TaskTable<InflightSlot>;
-  if (!ac_table.check()) return -FS_ENOMEM;
+  if (!ac_table.check()) return -FORKSCOPE_ENOMEM;
   ktl::AllocChecker ac_slots;
   inflight_->slots = new (ac_slots) InflightSlot[config.inflight_slots];
-  if (!ac_slots.check()) return -FS_ENOMEM;
+  if (!ac_slots.check()) return -FORKSCOPE_ENOMEM;
   inflight_->mask = config.inflight_slots - 1;
   ktl::AllocChecker ac_spawn_table;
   spawns_ = new (ac_spawn_table) TaskTable<SpawnSlot>;
-  if (!ac_spawn_table.check()) return -FS_ENOMEM;
+  if (!ac_spawn_table.check()) return -FORKSCOPE_ENOMEM;
   ktl::AllocChecker ac_spawn_slots;
   spawns_->slots = new (ac_spawn_slots) SpawnSlot[config.spawn_slots];
-  if (!ac_spawn_slots.check()) return -FS_ENOMEM;
+  if (!ac_spawn_slots.check()) return -FORKSCOPE_ENOMEM;
   spawns_->mask = config.spawn_slots - 1;
   ktl::AllocChecker ac_cursor;
   consumer_next_ = new (ac_cursor) ktl::u64[config.nr_cpus]();
-  if (!ac_cursor.check()) return -FS_ENOMEM;
+  if (!ac_cursor.check()) return -FORKSCOPE_ENOMEM;
   consumer_generation_ = reset_generation_.load();
   return 0;
 }
@@ -222,7 +222,7 @@ bool Engine::cpu_is_current(const CpuState& cpu) const {
 
 // The calling CPU's state, reset lazily by its owner after a reset request
 // so no handler ever races with a reset.
-FS_PROBE_CONTEXT Engine::CpuState* Engine::cpu_state() {
+FORKSCOPE_PROBE_CONTEXT Engine::CpuState* Engine::cpu_state() {
   CpuState* cpu = cpus_->this_cpu();
   if (cpu == nullptr) {
     unattributed_.fetch_add(1, ktl::MemoryOrder::kRelaxed);
@@ -236,7 +236,8 @@ FS_PROBE_CONTEXT Engine::CpuState* Engine::cpu_state() {
   return cpu;
 }
 
-FS_PROBE_CONTEXT Decision Engine::decide(const CreationArgs& args, Kind kind, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT Decision Engine::decide(const CreationArgs& args, Kind kind,
+                                                CpuState* cpu) {
   if (!enabled_.load(ktl::MemoryOrder::kRelaxed)) return Decision::kDisabled;
   bool contended = false;
   Filter filter = read_filter(&contended);
@@ -252,8 +253,8 @@ FS_PROBE_CONTEXT Decision Engine::decide(const CreationArgs& args, Kind kind, Cp
   return Decision::kTracked;
 }
 
-FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* data,
-                                   const CreationArgs& args, ktl::u64 now, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* data,
+                                          const CreationArgs& args, ktl::u64 now, CpuState* cpu) {
   Kind kind = classify(args.request);
   data->began_here = true;
   data->slot = nullptr;
@@ -280,7 +281,7 @@ FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* d
       record.comm[kCommLength - 1] = '\0';
       record.ret = 0;
       record.child_pid = 0;
-      record.cpu_start = static_cast<ktl::u16>(fs_platform_cpu());
+      record.cpu_start = static_cast<ktl::u16>(forkscope_platform_cpu());
       record.repeated_boundaries = 0;
       predict(args.request, args.caller, &record.prediction);
       record.observation = Observation{};
@@ -295,8 +296,8 @@ FS_PROBE_CONTEXT int Engine::begin(Anchor anchor, const void* task, ProbeData* d
   return 0;
 }
 
-FS_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now,
-                                   CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now,
+                                          CpuState* cpu) {
   Record& record = slot->record;
   if (boundary >= kBoundaryCount) return;  // not a fork anchor
   ktl::u64 bit = ktl::u64{1} << boundary;
@@ -309,8 +310,8 @@ FS_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u
   record.boundary_ns[boundary] = now;
 }
 
-FS_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData* data,
-                                      const CreationArgs* args, ktl::u64 now) {
+FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData* data,
+                                             const CreationArgs* args, ktl::u64 now) {
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return 1;
   auto index = static_cast<ktl::size_t>(anchor);
@@ -360,8 +361,9 @@ FS_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData
   return 0;
 }
 
-FS_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data, const CreationArgs& args,
-                                        ktl::u64 now, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data,
+                                               const CreationArgs& args, ktl::u64 now,
+                                               CpuState* cpu) {
   data->began_here = true;
   data->slot = nullptr;
   data->decision = decide(args, Kind::kExec, cpu);
@@ -388,7 +390,7 @@ FS_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data, const
   record.comm[kCommLength - 1] = '\0';
   record.ret = 0;
   record.child_pid = 0;
-  record.cpu_start = static_cast<ktl::u16>(fs_platform_cpu());
+  record.cpu_start = static_cast<ktl::u16>(forkscope_platform_cpu());
   record.repeated_boundaries = 0;
   record.verdict = Verdict{};
   record.verdict.reason = "not a creation";
@@ -402,8 +404,8 @@ FS_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data, const
   return 0;
 }
 
-FS_PROBE_CONTEXT void Engine::log_exec(InflightSlot* slot, Anchor anchor, bool is_return,
-                                       ktl::u64 now, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::log_exec(InflightSlot* slot, Anchor anchor, bool is_return,
+                                              ktl::u64 now, CpuState* cpu) {
   ExecFacts& exec = slot->record.exec;
   // Keep the last slot for the exec's own return so the span always closes.
   bool closing = is_return && anchor == Anchor::kDoExecveatCommon;
@@ -420,7 +422,7 @@ FS_PROBE_CONTEXT void Engine::log_exec(InflightSlot* slot, Anchor anchor, bool i
   event.is_return = is_return;
 }
 
-FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState* cpu) {
   auto index = static_cast<ktl::size_t>(decision);
   if (ok) {
     cpu->by_decision[index].add(1);
@@ -430,8 +432,8 @@ FS_PROBE_CONTEXT void Engine::count_outcome(Decision decision, bool ok, CpuState
   }
 }
 
-FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, const ReturnFacts& facts,
-                                        ktl::u64 now) {
+FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
+                                               const ReturnFacts& facts, ktl::u64 now) {
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return;
   const AnchorRole role = anchor_info(anchor).role;
@@ -483,8 +485,8 @@ FS_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data, const Re
   if (slot != nullptr) mark(slot, return_boundary(anchor), now, cpu);
 }
 
-FS_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,
-                                          ktl::u64 now, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,
+                                                 ktl::u64 now, CpuState* cpu) {
   log_exec(slot, Anchor::kDoExecveatCommon, true, now, cpu);
   Record& record = slot->record;
   record.ret = facts.retval;
@@ -492,7 +494,7 @@ FS_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts&
     ktl::copy_bytes(record.exec.new_comm, facts.comm, kCommLength);
     record.exec.new_comm[kCommLength - 1] = '\0';
   }
-  record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
   record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
   Partition partition;
   compute_exec_partition(record.exec.events, record.exec.event_count, &partition);
@@ -506,8 +508,8 @@ FS_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts&
   TaskTable<InflightSlot>::release(slot);
 }
 
-FS_PROBE_CONTEXT void Engine::spawn_begin(const Record& record, const void* child_task,
-                                          ktl::u64 now, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::spawn_begin(const Record& record, const void* child_task,
+                                                 ktl::u64 now, CpuState* cpu) {
   // Threads share the parent's program; kernel threads never exec.
   if ((record.request.flags & clone_flag::kThread) || record.kind == Kind::kKthread) return;
   auto key = reinterpret_cast<ktl::uintptr_t>(child_task);
@@ -528,8 +530,8 @@ FS_PROBE_CONTEXT void Engine::spawn_begin(const Record& record, const void* chil
   slot->kind = record.kind;
 }
 
-FS_PROBE_CONTEXT void Engine::spawn_end(const void* task, const Record* exec, ktl::u64 now,
-                                        CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::spawn_end(const void* task, const Record* exec, ktl::u64 now,
+                                               CpuState* cpu) {
   SpawnSlot* slot = spawns_->find(reinterpret_cast<ktl::uintptr_t>(task));
   if (slot == nullptr) return;
   Record& record = cpu->scratch;
@@ -542,7 +544,7 @@ FS_PROBE_CONTEXT void Engine::spawn_end(const void* task, const Record* exec, kt
   ktl::copy_bytes(record.comm, slot->comm, kCommLength);
   record.child_pid = slot->pid;
   record.ret = slot->pid;
-  record.cpu_start = record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.cpu_start = record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
   record.verdict = Verdict{};
   record.verdict.reason = "not a creation";
   record.exec.event_count = 0;
@@ -589,10 +591,10 @@ ktl::u64 Engine::slowness(const Record& record) {
   return partition.total_ns - partition.stage_ns[static_cast<ktl::size_t>(Stage::kVforkWait)];
 }
 
-FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState* cpu) {
   Record& record = slot->record;
   record.ret = ret;
-  record.cpu_end = static_cast<ktl::u16>(fs_platform_cpu());
+  record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
   record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
@@ -608,8 +610,8 @@ FS_PROBE_CONTEXT void Engine::finish(InflightSlot* slot, ktl::s64 ret, CpuState*
   TaskTable<InflightSlot>::release(slot);
 }
 
-FS_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& partition, bool with_stats,
-                                      CpuState* cpu) {
+FORKSCOPE_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& partition,
+                                             bool with_stats, CpuState* cpu) {
   if (with_stats) {
     if (record.event == EventType::kSpawn) {
       cpu->histogram(kRowSpawn, record.kind).add(partition.total_ns);
@@ -643,7 +645,7 @@ FS_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& partition
   }
   cpu->ring.push(record);
   cpu->records.add(1);
-  if (reader_waiting_.load(ktl::MemoryOrder::kRelaxed)) fs_platform_notify_readers();
+  if (reader_waiting_.load(ktl::MemoryOrder::kRelaxed)) forkscope_platform_notify_readers();
 }
 
 void Engine::request_reset() { reset_generation_.fetch_add(1); }
@@ -663,7 +665,7 @@ union FilterWords {
 constexpr int kFilterReadTries = 1024;
 }  // namespace
 
-FS_PROBE_CONTEXT Filter Engine::read_filter(bool* contended) const {
+FORKSCOPE_PROBE_CONTEXT Filter Engine::read_filter(bool* contended) const {
   const auto* shared = reinterpret_cast<const ktl::u64*>(&filter_);
   for (int tries = 0; tries < kFilterReadTries; ++tries) {
     ktl::u32 seq = filter_seq_.load(ktl::MemoryOrder::kAcquire);
@@ -683,7 +685,7 @@ void Engine::set_filter(const Filter& filter) {
   FilterWords next;
   next.filter = filter;
   auto* shared = reinterpret_cast<ktl::u64*>(&filter_);
-  unsigned long flags = fs_platform_spin_lock_irqsave(filter_lock_);
+  unsigned long flags = forkscope_platform_spin_lock_irqsave(filter_lock_);
   ktl::u32 seq = filter_seq_.load(ktl::MemoryOrder::kRelaxed);
   filter_seq_.store(seq + 1, ktl::MemoryOrder::kRelaxed);
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -691,7 +693,7 @@ void Engine::set_filter(const Filter& filter) {
     __atomic_store_n(&shared[i], next.words[i], __ATOMIC_RELAXED);
   }
   filter_seq_.store(seq + 2, ktl::MemoryOrder::kRelease);
-  fs_platform_spin_unlock_irqrestore(filter_lock_, flags);
+  forkscope_platform_spin_unlock_irqrestore(filter_lock_, flags);
 }
 
 Filter Engine::filter() const {

@@ -105,7 +105,7 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
   ~Engine();
 
-  int init(const EngineConfig& config);  // may sleep; 0 or -FS_ENOMEM / -FS_EINVAL
+  int init(const EngineConfig& config);  // may sleep; 0 or -FORKSCOPE_ENOMEM / -FORKSCOPE_EINVAL
   const EngineConfig& config() const { return config_; }
 
   // Probe context. Returns 1 when the return probe is not needed.
@@ -155,7 +155,7 @@ class Engine {
   bool consume_next(Record* out);
   bool has_unconsumed() const;
   // Set while a trace_pipe reader sleeps; completions then call
-  // fs_platform_notify_readers().
+  // forkscope_platform_notify_readers().
   void set_reader_waiting(bool waiting) { reader_waiting_.store(waiting); }
 
   // The key slowest-N orders by: the span without the vfork wait.
@@ -201,7 +201,7 @@ class Engine {
   Filter read_filter(bool* contended) const;
   alignas(8) Filter filter_;
   ktl::Atomic<ktl::u32> filter_seq_;
-  fs_spinlock* filter_lock_ = nullptr;
+  forkscope_spinlock* filter_lock_ = nullptr;
   ktl::u64 available_anchors_ = ~ktl::u64{0};
   // trace_pipe cursor per CPU (consumer only).
   ktl::u64* consumer_next_ = nullptr;

@@ -532,7 +532,7 @@ const char* type_name(StageType type) {
 }  // namespace
 
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
-                      const fs_probe_health* probes, ktl::size_t nr_probes,
+                      const forkscope_probe_health* probes, ktl::size_t nr_probes,
                       ktl::u64 available_anchors) {
   out.append("# forkscope stage map: copy_process's stages (they sum exactly to copy_process),\n");
   out.append("# then kernel_clone's steps around it. A gap stage is code the compiler inlined\n");
@@ -560,7 +560,7 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
   out.append("      tracked        other       missed  what\n");
   for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
     const AnchorInfo& info = anchor_info(static_cast<Anchor>(a));
-    const fs_probe_health* probe = a < nr_probes ? &probes[a] : nullptr;
+    const forkscope_probe_health* probe = a < nr_probes ? &probes[a] : nullptr;
     out.append_padded(info.names[0], 24);
     out.append_padded(probe != nullptr && probe->symbol != nullptr ? probe->symbol : "-", 26);
     out.append_padded(probe != nullptr && probe->registered ? "yes" : "no", 11);
@@ -572,7 +572,7 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
 }
 
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
-                     const fs_probe_health* probes, ktl::size_t nr_probes, bool enabled,
+                     const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter) {
   auto line = [&out](const char* key, ktl::u64 value) {
     out.append(key).append_char(' ').append_u64(value).append_char('\n');
@@ -618,7 +618,7 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
   append_filter(out, filter);
   out.append_char('\n');
   for (ktl::size_t i = 0; i < nr_probes; ++i) {
-    const fs_probe_health& probe = probes[i];
+    const forkscope_probe_health& probe = probes[i];
     out.append("probe ").append(probe.symbol != nullptr ? probe.symbol : "-");
     out.append(" registered ").append_u64(probe.registered ? 1 : 0);
     out.append(" hits ").append_u64(probe.hits);

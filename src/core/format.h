@@ -35,10 +35,10 @@ void append_spawns(ktl::StringBuilder& out, const Record* records, ktl::size_t c
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
 // probes: the glue's view of each anchor, indexed by Anchor.
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
-                      const fs_probe_health* probes, ktl::size_t nr_probes,
+                      const forkscope_probe_health* probes, ktl::size_t nr_probes,
                       ktl::u64 available_anchors);
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
-                     const fs_probe_health* probes, ktl::size_t nr_probes, bool enabled,
+                     const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter);
 
 }  // namespace forkscope

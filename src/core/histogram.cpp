@@ -139,7 +139,7 @@ u64 Histogram::bucket_upper(size_t bucket) {
   return (kSubBuckets + bucket % kSubBuckets + 1) << shift;
 }
 
-FS_PROBE_CONTEXT void Histogram::add(u64 value) {
+FORKSCOPE_PROBE_CONTEXT void Histogram::add(u64 value) {
   size_t bucket = bucket_index(value);
   store_relaxed(counts_[bucket], static_cast<u32>(load_relaxed(counts_[bucket]) + 1));
   store_relaxed(count_, load_relaxed(count_) + 1);

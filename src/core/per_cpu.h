@@ -18,11 +18,11 @@ class PerCpu {
   PerCpu& operator=(const PerCpu&) = delete;
   ~PerCpu() { delete[] slots_; }
 
-  // May sleep. Returns 0 or -FS_ENOMEM.
+  // May sleep. Returns 0 or -FORKSCOPE_ENOMEM.
   int init(unsigned int nr_cpus) {
     ktl::AllocChecker ac;
     slots_ = new (ac) Slot[nr_cpus];
-    if (!ac.check()) return -FS_ENOMEM;
+    if (!ac.check()) return -FORKSCOPE_ENOMEM;
     nr_cpus_ = nr_cpus;
     return 0;
   }
@@ -30,7 +30,7 @@ class PerCpu {
   // The calling CPU's slot, or nullptr for an id beyond the table (which
   // the caller counts; nr_cpu_ids makes it impossible in the module).
   T* this_cpu() {
-    unsigned int cpu = fs_platform_cpu();
+    unsigned int cpu = forkscope_platform_cpu();
     return cpu < nr_cpus_ ? &slots_[cpu].value : nullptr;
   }
   T& at(unsigned int cpu) { return slots_[cpu].value; }

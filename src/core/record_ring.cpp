@@ -9,7 +9,7 @@
 
 namespace forkscope {
 
-FS_PROBE_CONTEXT void RecordSlot::write(const Record& record, ktl::u64 index) {
+FORKSCOPE_PROBE_CONTEXT void RecordSlot::write(const Record& record, ktl::u64 index) {
   ktl::u32 generation = generation_.load(ktl::MemoryOrder::kRelaxed);
   generation_.store(generation + 1, ktl::MemoryOrder::kRelaxed);
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -34,7 +34,7 @@ ktl::u64 RecordSlot::stored_index() const {
   return __atomic_load_n(&index_, __ATOMIC_RELAXED);
 }
 
-FS_PROBE_CONTEXT void RecordSlot::clear() {
+FORKSCOPE_PROBE_CONTEXT void RecordSlot::clear() {
   ktl::u32 generation = generation_.load(ktl::MemoryOrder::kRelaxed);
   generation_.store(generation + 1, ktl::MemoryOrder::kRelaxed);
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -45,12 +45,12 @@ FS_PROBE_CONTEXT void RecordSlot::clear() {
 int RecordRing::init(ktl::u32 capacity) {
   ktl::AllocChecker ac;
   slots_ = new (ac) RecordSlot[capacity];
-  if (!ac.check()) return -FS_ENOMEM;
+  if (!ac.check()) return -FORKSCOPE_ENOMEM;
   capacity_ = capacity;
   return 0;
 }
 
-FS_PROBE_CONTEXT void RecordRing::push(const Record& record) {
+FORKSCOPE_PROBE_CONTEXT void RecordRing::push(const Record& record) {
   ktl::u64 index = head_.load(ktl::MemoryOrder::kRelaxed);
   slots_[index % capacity_].write(record, index);
   head_.store(index + 1, ktl::MemoryOrder::kRelease);

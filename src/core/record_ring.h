@@ -36,7 +36,7 @@ class RecordRing {
   RecordRing& operator=(const RecordRing&) = delete;
   ~RecordRing() { delete[] slots_; }
 
-  int init(ktl::u32 capacity);  // may sleep; 0 or -FS_ENOMEM
+  int init(ktl::u32 capacity);  // may sleep; 0 or -FORKSCOPE_ENOMEM
   ktl::u32 capacity() const { return capacity_; }
 
   void push(const Record& record);  // owner CPU

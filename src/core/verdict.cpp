@@ -90,35 +90,35 @@ struct UncheckedErrno {
 };
 
 constexpr UncheckedErrno kUncheckedErrnos[] = {
-    {FS_EAGAIN, true, "resource-dependent failure (EAGAIN)"},
-    {FS_ENOMEM, true, "resource-dependent failure (ENOMEM)"},
+    {FORKSCOPE_EAGAIN, true, "resource-dependent failure (EAGAIN)"},
+    {FORKSCOPE_ENOMEM, true, "resource-dependent failure (ENOMEM)"},
     {kEnospc, true, "resource-dependent failure (ENOSPC)"},
     {kEusers, true, "resource-dependent failure (EUSERS)"},
     {kEmfile, true, "resource-dependent failure (EMFILE)"},
     {kEintr, true, "interrupted by a fatal signal (EINTR)"},
     {kErestartnointr, true, "restarted for a pending signal (ERESTARTNOINTR)"},
-    {FS_EPERM, false, "refused by a rule outside the model (errno 1)"},
-    {FS_ENOENT, false, "refused by a rule outside the model (errno 2)"},
+    {FORKSCOPE_EPERM, false, "refused by a rule outside the model (errno 1)"},
+    {FORKSCOPE_ENOENT, false, "refused by a rule outside the model (errno 2)"},
     {kEbadf, false, "refused by a rule outside the model (errno 9)"},
-    {FS_EACCES, false, "refused by a rule outside the model (errno 13)"},
+    {FORKSCOPE_EACCES, false, "refused by a rule outside the model (errno 13)"},
     {kEfault, false, "refused by a rule outside the model (errno 14)"},
-    {FS_EBUSY, false, "refused by a rule outside the model (errno 16)"},
+    {FORKSCOPE_EBUSY, false, "refused by a rule outside the model (errno 16)"},
     {kEexist, false, "refused by a rule outside the model (errno 17)"},
-    {FS_EINVAL, false, "refused by a rule outside the model (errno 22)"},
+    {FORKSCOPE_EINVAL, false, "refused by a rule outside the model (errno 22)"},
     {kEopnotsupp, false, "refused by a rule outside the model (errno 95)"},
 };
 
 constexpr char kOtherErrno[] = "refused by a rule outside the model (other errno)";
 
 // ret: a negative errno (not negated here: ret may be any s64).
-FS_PROBE_CONTEXT const UncheckedErrno* find_errno(s64 ret) {
+FORKSCOPE_PROBE_CONTEXT const UncheckedErrno* find_errno(s64 ret) {
   for (const UncheckedErrno& entry : kUncheckedErrnos) {
     if (-entry.error == ret) return &entry;
   }
   return nullptr;
 }
 
-FS_PROBE_CONTEXT bool is_late_rule(const char* rule) {
+FORKSCOPE_PROBE_CONTEXT bool is_late_rule(const char* rule) {
   return rule == kRuleNsCapability || rule == kRuleNewipcSysvsem || rule == kRuleNewpidNested;
 }
 
@@ -135,8 +135,8 @@ FS_PROBE_CONTEXT bool is_late_rule(const char* rule) {
 [[gnu::always_inline]] constexpr bool all(u64 flags, u64 mask) { return (flags & mask) == mask; }
 
 // The first refusal rule that applies, in the kernel's order; sets *error.
-FS_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32* error) {
-  *error = -FS_EINVAL;
+FORKSCOPE_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32* error) {
+  *error = -FORKSCOPE_EINVAL;
   // kernel_clone.
   if (all(flags, cf::kPidfd | cf::kParentSettid) && caller.pidfd_is_parent_tid) {
     return kRulePidfdParentTid;
@@ -146,7 +146,7 @@ FS_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32
   if (all(flags, cf::kNewuser | cf::kFs)) return kRuleNewuserFs;
   // Debian's check asks capable(): the initial user namespace.
   if ((flags & cf::kNewuser) && !caller.unprivileged_userns && !caller.cap_sys_admin_init_ns) {
-    *error = -FS_EPERM;  // Debian: unprivileged_userns_clone, then capable()
+    *error = -FORKSCOPE_EPERM;  // Debian: unprivileged_userns_clone, then capable()
     return kRuleUsernsClone;
   }
   if ((flags & cf::kThread) && !(flags & cf::kSighand)) return kRuleThreadSighand;
@@ -162,7 +162,7 @@ FS_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32
   // capability check (it is in the else-if). ns_capable() is asked of the
   // child's user namespace: a new one (CLONE_NEWUSER) grants it all.
   if ((flags & kNsproxyFlags) && !(flags & cf::kNewuser) && !caller.cap_sys_admin) {
-    *error = -FS_EPERM;
+    *error = -FORKSCOPE_EPERM;
     return kRuleNsCapability;
   }
   if (all(flags, cf::kNewipc | cf::kSysvsem)) return kRuleNewipcSysvsem;
@@ -174,12 +174,12 @@ FS_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32
   return nullptr;
 }
 
-FS_PROBE_CONTEXT Sharing observed(const Observation& observation, size_t i) {
+FORKSCOPE_PROBE_CONTEXT Sharing observed(const Observation& observation, size_t i) {
   if (observation.child_null[i]) return Sharing::kNone;
   return observation.same[i] ? Sharing::kShared : Sharing::kCopied;
 }
 
-FS_PROBE_CONTEXT bool matches(Sharing predicted, const Observation& observation, size_t i) {
+FORKSCOPE_PROBE_CONTEXT bool matches(Sharing predicted, const Observation& observation, size_t i) {
   return predicted == Sharing::kAny || predicted == observed(observation, i);
 }
 
@@ -214,8 +214,8 @@ const char* verdict_name(VerdictKind kind) {
   return index < ktl::size(kVerdictNames) ? kVerdictNames[index] : "?";
 }
 
-FS_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerContext& caller,
-                              Prediction* out) {
+FORKSCOPE_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerContext& caller,
+                                     Prediction* out) {
   const u64 flags = request.flags;
   *out = Prediction{};
   out->rule = refusal(flags, caller, &out->error);
@@ -268,8 +268,8 @@ FS_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerContext& 
   }
 }
 
-FS_PROBE_CONTEXT Verdict judge(const Prediction& prediction, s64 ret,
-                               const Observation& observation) {
+FORKSCOPE_PROBE_CONTEXT Verdict judge(const Prediction& prediction, s64 ret,
+                                      const Observation& observation) {
   Verdict verdict;
   if (prediction.error != 0) {
     if (ret == prediction.error) {

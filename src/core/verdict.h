@@ -60,8 +60,8 @@ enum class Sharing : ktl::u8 {
 const char* sharing_name(Sharing sharing);  // "shared", "copied", "none", "any"
 
 struct Prediction {
-  // 0: copy_process succeeds as far as flag rules can tell; -FS_EINVAL or
-  // -FS_EPERM: refused by a rule (rule says which, for the verdicts file).
+  // 0: copy_process succeeds as far as flag rules can tell; -FORKSCOPE_EINVAL or
+  // -FORKSCOPE_EPERM: refused by a rule (rule says which, for the verdicts file).
   ktl::s32 error = 0;
   const char* rule = nullptr;  // the refusing rule, e.g. "CLONE_SIGHAND without CLONE_VM"
   Sharing sharing[kResourceCount] = {};

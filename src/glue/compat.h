@@ -14,46 +14,46 @@
 
 #ifdef CONFIG_X86_64
 #include <asm/compat.h>
-#define FS_NR_FORK 57
-#define FS_NR_VFORK 58
-#define FS_NR_CLONE 56
-#define FS_NR_CLONE3 435
-#define FS_NR32_FORK 2
-#define FS_NR32_VFORK 190
-#define FS_NR32_CLONE 120
-#define FS_NR32_CLONE3 435
+#define FORKSCOPE_NR_FORK 57
+#define FORKSCOPE_NR_VFORK 58
+#define FORKSCOPE_NR_CLONE 56
+#define FORKSCOPE_NR_CLONE3 435
+#define FORKSCOPE_NR32_FORK 2
+#define FORKSCOPE_NR32_VFORK 190
+#define FORKSCOPE_NR32_CLONE 120
+#define FORKSCOPE_NR32_CLONE3 435
 #else
 #error "forkscope's syscall-origin table knows x86-64 only"
 #endif
 
-/* Which syscall the calling task is in (enum fs_origin). Probe context. */
-static __always_inline int fs_current_origin(void)
+/* Which syscall the calling task is in (enum forkscope_origin). Probe context. */
+static __always_inline int forkscope_current_origin(void)
 {
 	long nr;
 	bool compat = false;
 
 	if (current->flags & PF_KTHREAD)
-		return FS_ORIGIN_KERNEL;
+		return FORKSCOPE_ORIGIN_KERNEL;
 	nr = syscall_get_nr(current, task_pt_regs(current));
 #ifdef CONFIG_IA32_EMULATION
 	compat = in_ia32_syscall();
 #endif
 	if (compat) {
 		switch (nr) {
-		case FS_NR32_FORK: return FS_ORIGIN_FORK;
-		case FS_NR32_VFORK: return FS_ORIGIN_VFORK;
-		case FS_NR32_CLONE: return FS_ORIGIN_CLONE;
-		case FS_NR32_CLONE3: return FS_ORIGIN_CLONE3;
+		case FORKSCOPE_NR32_FORK: return FORKSCOPE_ORIGIN_FORK;
+		case FORKSCOPE_NR32_VFORK: return FORKSCOPE_ORIGIN_VFORK;
+		case FORKSCOPE_NR32_CLONE: return FORKSCOPE_ORIGIN_CLONE;
+		case FORKSCOPE_NR32_CLONE3: return FORKSCOPE_ORIGIN_CLONE3;
 		}
-		return FS_ORIGIN_UNKNOWN;
+		return FORKSCOPE_ORIGIN_UNKNOWN;
 	}
 	switch (nr) {
-	case FS_NR_FORK: return FS_ORIGIN_FORK;
-	case FS_NR_VFORK: return FS_ORIGIN_VFORK;
-	case FS_NR_CLONE: return FS_ORIGIN_CLONE;
-	case FS_NR_CLONE3: return FS_ORIGIN_CLONE3;
+	case FORKSCOPE_NR_FORK: return FORKSCOPE_ORIGIN_FORK;
+	case FORKSCOPE_NR_VFORK: return FORKSCOPE_ORIGIN_VFORK;
+	case FORKSCOPE_NR_CLONE: return FORKSCOPE_ORIGIN_CLONE;
+	case FORKSCOPE_NR_CLONE3: return FORKSCOPE_ORIGIN_CLONE3;
 	}
-	return FS_ORIGIN_UNKNOWN;
+	return FORKSCOPE_ORIGIN_UNKNOWN;
 }
 
 #endif /* FORKSCOPE_COMPAT_H */

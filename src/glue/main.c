@@ -12,9 +12,9 @@
 
 #include "glue.h"
 
-#define FS_MAX_INFLIGHT_LIMIT 65536
+#define FORKSCOPE_MAX_INFLIGHT_LIMIT 65536
 /* A record is about 1.2 KiB, per CPU: 65536 of them are 80 MiB per CPU. */
-#define FS_RING_SIZE_LIMIT 65536
+#define FORKSCOPE_RING_SIZE_LIMIT 65536
 
 static char *deny_symbols = "";
 module_param(deny_symbols, charp, 0444);
@@ -39,9 +39,9 @@ static char *probe_mode = "full";
 module_param(probe_mode, charp, 0444);
 MODULE_PARM_DESC(probe_mode,
 		 "full (default), or floor: the same kretprobes with empty handlers, which record nothing (benchmark of the probes' own cost)");
-static bool fs_probe_floor;
+static bool forkscope_probe_floor;
 
-static int fs_check_range(const char *name, int value, int min, int max)
+static int forkscope_check_range(const char *name, int value, int min, int max)
 {
 	if (value >= min && value <= max)
 		return 0;
@@ -49,16 +49,16 @@ static int fs_check_range(const char *name, int value, int min, int max)
 	return -EINVAL;
 }
 
-static int fs_check_params(void)
+static int forkscope_check_params(void)
 {
-	if (fs_check_range("max_inflight", max_inflight, 1, FS_MAX_INFLIGHT_LIMIT) ||
-	    fs_check_range("ring_size", ring_size, 16, FS_RING_SIZE_LIMIT) ||
-	    fs_check_range("top_n", top_n, 1, 1024))
+	if (forkscope_check_range("max_inflight", max_inflight, 1, FORKSCOPE_MAX_INFLIGHT_LIMIT) ||
+	    forkscope_check_range("ring_size", ring_size, 16, FORKSCOPE_RING_SIZE_LIMIT) ||
+	    forkscope_check_range("top_n", top_n, 1, 1024))
 		return -EINVAL;
 	if (!strcmp(probe_mode, "full")) {
-		fs_probe_floor = false;
+		forkscope_probe_floor = false;
 	} else if (!strcmp(probe_mode, "floor")) {
-		fs_probe_floor = true;
+		forkscope_probe_floor = true;
 	} else {
 		pr_warn("probe_mode=%.32s is not full or floor\n", probe_mode);
 		return -EINVAL;
@@ -70,17 +70,17 @@ static int fs_check_params(void)
 	return 0;
 }
 
-static int __init fs_init(void)
+static int __init forkscope_init(void)
 {
-	struct fs_core_config config;
-	struct fs_cxxrt_stats rt;
+	struct forkscope_core_config config;
+	struct forkscope_cxxrt_stats rt;
 	int err;
 
-	err = fs_check_params();
+	err = forkscope_check_params();
 	if (err)
 		return err;
 	/* With CONFIG_CONSTRUCTORS the module loader has run them already. */
-	err = fs_cxxrt_init(!IS_ENABLED(CONFIG_CONSTRUCTORS));
+	err = forkscope_cxxrt_init(!IS_ENABLED(CONFIG_CONSTRUCTORS));
 	if (err)
 		return err;
 	/* Room for every probe's calls in flight, at most half full. */
@@ -88,53 +88,53 @@ static int __init fs_init(void)
 	config.ring_records = ring_size;
 	config.top_n = top_n;
 	config.spawn_slots = 4096;
-	err = fs_core_init(&config);
+	err = forkscope_core_init(&config);
 	if (err)
 		goto err_cxxrt;
-	err = fs_symbols_resolve(deny_symbols);
+	err = forkscope_symbols_resolve(deny_symbols);
 	if (err)
 		goto err_core;
-	err = fs_probes_register(max_inflight, fs_probe_floor);
+	err = forkscope_probes_register(max_inflight, forkscope_probe_floor);
 	if (err)
 		goto err_symbols;
-	err = fs_debugfs_create();
+	err = forkscope_debugfs_create();
 	if (err)
 		goto err_probes;
-	fs_cxxrt_get_stats(&rt);
-	pr_info("loaded (version %s%s): %llu bytes in %llu allocations\n", FS_VERSION,
-		fs_probe_floor ? ", probe_mode=floor" : "", rt.live_bytes, rt.live_allocs);
+	forkscope_cxxrt_get_stats(&rt);
+	pr_info("loaded (version %s%s): %llu bytes in %llu allocations\n", FORKSCOPE_VERSION,
+		forkscope_probe_floor ? ", probe_mode=floor" : "", rt.live_bytes, rt.live_allocs);
 	return 0;
 
 err_probes:
-	fs_probes_unregister();
+	forkscope_probes_unregister();
 err_symbols:
-	fs_symbols_release();
+	forkscope_symbols_release();
 err_core:
-	fs_core_exit();
+	forkscope_core_exit();
 err_cxxrt:
-	fs_cxxrt_exit();
+	forkscope_cxxrt_exit();
 	return err;
 }
 
-static void __exit fs_exit(void)
+static void __exit forkscope_exit(void)
 {
-	struct fs_cxxrt_stats rt;
+	struct forkscope_cxxrt_stats rt;
 
-	fs_debugfs_remove();
-	fs_probes_unregister();
-	fs_symbols_release();
-	fs_core_exit();
-	fs_cxxrt_exit();
-	fs_cxxrt_get_stats(&rt);
+	forkscope_debugfs_remove();
+	forkscope_probes_unregister();
+	forkscope_symbols_release();
+	forkscope_core_exit();
+	forkscope_cxxrt_exit();
+	forkscope_cxxrt_get_stats(&rt);
 	/* A leak is a bug: make it loud (make check fails on any WARNING). */
 	WARN(rt.live_allocs, KBUILD_MODNAME ": %llu allocations (%llu bytes) still live at unload\n",
 	     rt.live_allocs, rt.live_bytes);
 	pr_info("unloaded\n");
 }
 
-module_init(fs_init);
-module_exit(fs_exit);
+module_init(forkscope_init);
+module_exit(forkscope_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("forkscope developers");
 MODULE_DESCRIPTION("Stage-by-stage timing of Linux process creation");
-MODULE_VERSION(FS_VERSION);
+MODULE_VERSION(FORKSCOPE_VERSION);

@@ -16,47 +16,47 @@
 
 #include "glue.h"
 
-void *fs_platform_alloc(fs_size_t size)
+void *forkscope_platform_alloc(forkscope_size_t size)
 {
 	might_sleep();
 	return kvmalloc(size, GFP_KERNEL);
 }
 
-void fs_platform_free(void *ptr)
+void forkscope_platform_free(void *ptr)
 {
 	kvfree(ptr);
 }
 
-fs_u64 fs_platform_now_ns(void)
+forkscope_u64 forkscope_platform_now_ns(void)
 {
 	return ktime_get_mono_fast_ns();
 }
-NOKPROBE_SYMBOL(fs_platform_now_ns);
+NOKPROBE_SYMBOL(forkscope_platform_now_ns);
 
-unsigned int fs_platform_cpu(void)
+unsigned int forkscope_platform_cpu(void)
 {
 	return raw_smp_processor_id();
 }
-NOKPROBE_SYMBOL(fs_platform_cpu);
+NOKPROBE_SYMBOL(forkscope_platform_cpu);
 
-unsigned int fs_platform_nr_cpu_ids(void)
+unsigned int forkscope_platform_nr_cpu_ids(void)
 {
 	return nr_cpu_ids;
 }
 
-void fs_platform_log(enum fs_log_level level, const char *text)
+void forkscope_platform_log(enum forkscope_log_level level, const char *text)
 {
 	switch (level) {
-	case FS_LOG_ERR:
+	case FORKSCOPE_LOG_ERR:
 		pr_err("%s\n", text);
 		break;
-	case FS_LOG_WARNING:
+	case FORKSCOPE_LOG_WARNING:
 		pr_warn("%s\n", text);
 		break;
-	case FS_LOG_NOTICE:
+	case FORKSCOPE_LOG_NOTICE:
 		pr_notice("%s\n", text);
 		break;
-	case FS_LOG_INFO:
+	case FORKSCOPE_LOG_INFO:
 		pr_info("%s\n", text);
 		break;
 	default:
@@ -65,46 +65,46 @@ void fs_platform_log(enum fs_log_level level, const char *text)
 	}
 }
 
-void fs_platform_warn(const char *what)
+void forkscope_platform_warn(const char *what)
 {
 	WARN(1, KBUILD_MODNAME ": %s\n", what);
 }
 
-void fs_platform_synchronize_probes(void)
+void forkscope_platform_synchronize_probes(void)
 {
 	synchronize_rcu();
 }
 
-struct fs_spinlock {
+struct forkscope_spinlock {
 	spinlock_t lock;
 };
 
-struct fs_spinlock *fs_platform_spinlock_create(void)
+struct forkscope_spinlock *forkscope_platform_spinlock_create(void)
 {
-	struct fs_spinlock *lock = kmalloc(sizeof(*lock), GFP_KERNEL);
+	struct forkscope_spinlock *lock = kmalloc(sizeof(*lock), GFP_KERNEL);
 
 	if (lock)
 		spin_lock_init(&lock->lock);
 	return lock;
 }
 
-void fs_platform_spinlock_destroy(struct fs_spinlock *lock)
+void forkscope_platform_spinlock_destroy(struct forkscope_spinlock *lock)
 {
 	kfree(lock);
 }
 
-unsigned long fs_platform_spin_lock_irqsave(struct fs_spinlock *lock)
+unsigned long forkscope_platform_spin_lock_irqsave(struct forkscope_spinlock *lock)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&lock->lock, flags);
 	return flags;
 }
-NOKPROBE_SYMBOL(fs_platform_spin_lock_irqsave);
+NOKPROBE_SYMBOL(forkscope_platform_spin_lock_irqsave);
 
-void fs_platform_spin_unlock_irqrestore(struct fs_spinlock *lock,
+void forkscope_platform_spin_unlock_irqrestore(struct forkscope_spinlock *lock,
 					unsigned long flags)
 {
 	spin_unlock_irqrestore(&lock->lock, flags);
 }
-NOKPROBE_SYMBOL(fs_platform_spin_unlock_irqrestore);
+NOKPROBE_SYMBOL(forkscope_platform_spin_unlock_irqrestore);

@@ -29,7 +29,7 @@
 #include "compat.h"
 #include "glue.h"
 
-struct fs_anchor_probe {
+struct forkscope_anchor_probe {
 	struct kretprobe rp;
 	unsigned int anchor;
 	int role;
@@ -37,22 +37,22 @@ struct fs_anchor_probe {
 	unsigned long __percpu *hits;
 };
 
-static struct fs_anchor_probe *fs_probes;
-static unsigned int fs_nr_probes;
+static struct forkscope_anchor_probe *forkscope_probes;
+static unsigned int forkscope_nr_probes;
 
-static __always_inline struct fs_anchor_probe *
-fs_probe_of(struct kretprobe_instance *ri)
+static __always_inline struct forkscope_anchor_probe *
+forkscope_probe_of(struct kretprobe_instance *ri)
 {
-	return container_of(get_kretprobe(ri), struct fs_anchor_probe, rp);
+	return container_of(get_kretprobe(ri), struct forkscope_anchor_probe, rp);
 }
 
 /* What the verdict's rules need to know about the calling task. */
-static void fs_read_caller(struct fs_caller_context *out,
+static void forkscope_read_caller(struct forkscope_caller_context *out,
 			   const struct kernel_clone_args *args)
 {
 	struct nsproxy *ns = current->nsproxy;
 	struct io_context *ioc = current->io_context;
-	const int *userns_clone = fs_unprivileged_userns_clone();
+	const int *userns_clone = forkscope_unprivileged_userns_clone();
 
 	out->unkillable = !!(current->signal->flags & SIGNAL_UNKILLABLE);
 	out->pid_ns_differs = ns && task_active_pid_ns(current) != ns->pid_ns_for_children;
@@ -76,17 +76,17 @@ static void fs_read_caller(struct fs_caller_context *out,
 	out->io_context_prio_valid = ioc && ioprio_valid(ioc->ioprio);
 	out->group_leader_exit_signal = current->group_leader->exit_signal;
 }
-NOKPROBE_SYMBOL(fs_read_caller);
+NOKPROBE_SYMBOL(forkscope_read_caller);
 
 /* Bit per resource, in the core's Resource order (see core.h). */
 enum {
-	FS_RES_MM, FS_RES_FILES, FS_RES_FS, FS_RES_SIGHAND, FS_RES_SIGNAL,
-	FS_RES_SYSVSEM, FS_RES_IO, FS_RES_NSPROXY, FS_RES_UTS, FS_RES_IPC,
-	FS_RES_MNT, FS_RES_PID_FOR_CHILDREN, FS_RES_NET, FS_RES_CGROUP,
-	FS_RES_TIME_FOR_CHILDREN,
+	FORKSCOPE_RES_MM, FORKSCOPE_RES_FILES, FORKSCOPE_RES_FS, FORKSCOPE_RES_SIGHAND, FORKSCOPE_RES_SIGNAL,
+	FORKSCOPE_RES_SYSVSEM, FORKSCOPE_RES_IO, FORKSCOPE_RES_NSPROXY, FORKSCOPE_RES_UTS, FORKSCOPE_RES_IPC,
+	FORKSCOPE_RES_MNT, FORKSCOPE_RES_PID_FOR_CHILDREN, FORKSCOPE_RES_NET, FORKSCOPE_RES_CGROUP,
+	FORKSCOPE_RES_TIME_FOR_CHILDREN,
 };
 
-static __always_inline void fs_compare(struct fs_observation *out, int bit,
+static __always_inline void forkscope_compare(struct forkscope_observation *out, int bit,
 				       const void *child, const void *parent)
 {
 	if (child == parent)
@@ -100,38 +100,38 @@ static __always_inline void fs_compare(struct fs_observation *out, int bit,
  * are still the ones copy_process set. The real_parent pointers are only
  * compared, never followed: rcu_access_pointer, no read-side section needed.
  */
-static void fs_observe(struct fs_observation *out, struct task_struct *p)
+static void forkscope_observe(struct forkscope_observation *out, struct task_struct *p)
 {
 	struct nsproxy *cns = p->nsproxy, *pns = current->nsproxy;
 	struct task_struct *parent = rcu_access_pointer(p->real_parent);
 
 	memset(out, 0, sizeof(*out));
-	fs_compare(out, FS_RES_MM, p->mm, current->mm);
-	fs_compare(out, FS_RES_FILES, p->files, current->files);
-	fs_compare(out, FS_RES_FS, p->fs, current->fs);
-	fs_compare(out, FS_RES_SIGHAND, p->sighand, current->sighand);
-	fs_compare(out, FS_RES_SIGNAL, p->signal, current->signal);
+	forkscope_compare(out, FORKSCOPE_RES_MM, p->mm, current->mm);
+	forkscope_compare(out, FORKSCOPE_RES_FILES, p->files, current->files);
+	forkscope_compare(out, FORKSCOPE_RES_FS, p->fs, current->fs);
+	forkscope_compare(out, FORKSCOPE_RES_SIGHAND, p->sighand, current->sighand);
+	forkscope_compare(out, FORKSCOPE_RES_SIGNAL, p->signal, current->signal);
 #ifdef CONFIG_SYSVIPC
-	fs_compare(out, FS_RES_SYSVSEM, p->sysvsem.undo_list,
+	forkscope_compare(out, FORKSCOPE_RES_SYSVSEM, p->sysvsem.undo_list,
 		   current->sysvsem.undo_list);
 #else
-	fs_compare(out, FS_RES_SYSVSEM, NULL, NULL);
+	forkscope_compare(out, FORKSCOPE_RES_SYSVSEM, NULL, NULL);
 #endif
-	fs_compare(out, FS_RES_IO, p->io_context, current->io_context);
-	fs_compare(out, FS_RES_NSPROXY, cns, pns);
+	forkscope_compare(out, FORKSCOPE_RES_IO, p->io_context, current->io_context);
+	forkscope_compare(out, FORKSCOPE_RES_NSPROXY, cns, pns);
 	if (cns && pns) {
-		fs_compare(out, FS_RES_UTS, cns->uts_ns, pns->uts_ns);
-		fs_compare(out, FS_RES_IPC, cns->ipc_ns, pns->ipc_ns);
-		fs_compare(out, FS_RES_MNT, cns->mnt_ns, pns->mnt_ns);
-		fs_compare(out, FS_RES_PID_FOR_CHILDREN, cns->pid_ns_for_children,
+		forkscope_compare(out, FORKSCOPE_RES_UTS, cns->uts_ns, pns->uts_ns);
+		forkscope_compare(out, FORKSCOPE_RES_IPC, cns->ipc_ns, pns->ipc_ns);
+		forkscope_compare(out, FORKSCOPE_RES_MNT, cns->mnt_ns, pns->mnt_ns);
+		forkscope_compare(out, FORKSCOPE_RES_PID_FOR_CHILDREN, cns->pid_ns_for_children,
 			   pns->pid_ns_for_children);
-		fs_compare(out, FS_RES_NET, cns->net_ns, pns->net_ns);
-		fs_compare(out, FS_RES_CGROUP, cns->cgroup_ns, pns->cgroup_ns);
+		forkscope_compare(out, FORKSCOPE_RES_NET, cns->net_ns, pns->net_ns);
+		forkscope_compare(out, FORKSCOPE_RES_CGROUP, cns->cgroup_ns, pns->cgroup_ns);
 #ifdef CONFIG_TIME_NS
-		fs_compare(out, FS_RES_TIME_FOR_CHILDREN,
+		forkscope_compare(out, FORKSCOPE_RES_TIME_FOR_CHILDREN,
 			   cns->time_ns_for_children, pns->time_ns_for_children);
 #else
-		fs_compare(out, FS_RES_TIME_FOR_CHILDREN, NULL, NULL);
+		forkscope_compare(out, FORKSCOPE_RES_TIME_FOR_CHILDREN, NULL, NULL);
 #endif
 	}
 	out->same_thread_group = p->tgid == current->tgid;
@@ -139,10 +139,10 @@ static void fs_observe(struct fs_observation *out, struct task_struct *p)
 	out->parent_is_callers_parent = parent == rcu_access_pointer(current->real_parent);
 	out->exit_signal = p->exit_signal;
 }
-NOKPROBE_SYMBOL(fs_observe);
+NOKPROBE_SYMBOL(forkscope_observe);
 
 /* kernel_clone_args of kernel_clone (1st argument) or copy_process (4th). */
-static void fs_read_creation_args(struct fs_creation_args *out,
+static void forkscope_read_creation_args(struct forkscope_creation_args *out,
 				  const struct kernel_clone_args *args)
 {
 	out->flags = args->flags;
@@ -150,32 +150,32 @@ static void fs_read_creation_args(struct fs_creation_args *out,
 	out->kthread = args->kthread;
 	out->io_thread = args->io_thread;
 	out->has_fn = args->fn != NULL;
-	out->origin = fs_current_origin();
+	out->origin = forkscope_current_origin();
 	out->pid = current->pid;
 	out->tgid = current->tgid;
 	/* As tracers do: a racy copy of comm, always NUL-terminated. */
-	memcpy(out->comm, current->comm, FS_COMM_LEN);
-	out->comm[FS_COMM_LEN - 1] = '\0';
-	fs_read_caller(&out->caller, args);
+	memcpy(out->comm, current->comm, FORKSCOPE_COMM_LEN);
+	out->comm[FORKSCOPE_COMM_LEN - 1] = '\0';
+	forkscope_read_caller(&out->caller, args);
 }
-NOKPROBE_SYMBOL(fs_read_creation_args);
+NOKPROBE_SYMBOL(forkscope_read_creation_args);
 
 /* The calling task, for an exec. */
-static void fs_read_task(struct fs_creation_args *out)
+static void forkscope_read_task(struct forkscope_creation_args *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->pid = current->pid;
 	out->tgid = current->tgid;
-	memcpy(out->comm, current->comm, FS_COMM_LEN);
-	out->comm[FS_COMM_LEN - 1] = '\0';
+	memcpy(out->comm, current->comm, FORKSCOPE_COMM_LEN);
+	out->comm[FORKSCOPE_COMM_LEN - 1] = '\0';
 }
-NOKPROBE_SYMBOL(fs_read_task);
+NOKPROBE_SYMBOL(forkscope_read_task);
 
-static int fs_entry_handler(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int forkscope_entry_handler(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	u64 now = ktime_get_mono_fast_ns();
-	struct fs_anchor_probe *probe = fs_probe_of(ri);
-	struct fs_creation_args args;
+	struct forkscope_anchor_probe *probe = forkscope_probe_of(ri);
+	struct forkscope_creation_args args;
 	const struct kernel_clone_args *clone_args;
 	const struct filename *name;
 
@@ -184,45 +184,45 @@ static int fs_entry_handler(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!in_task())
 		return 1;
 	switch (probe->role) {
-	case FS_ROLE_STEP:
-	case FS_ROLE_EXIT:
-		return fs_core_on_entry(probe->anchor, current, ri->data, NULL, now);
-	case FS_ROLE_EXEC_START:
-		fs_read_task(&args);
-		return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
-	case FS_ROLE_EXEC_FILENAME:
+	case FORKSCOPE_ROLE_STEP:
+	case FORKSCOPE_ROLE_EXIT:
+		return forkscope_core_on_entry(probe->anchor, current, ri->data, NULL, now);
+	case FORKSCOPE_ROLE_EXEC_START:
+		forkscope_read_task(&args);
+		return forkscope_core_on_entry(probe->anchor, current, ri->data, &args, now);
+	case FORKSCOPE_ROLE_EXEC_FILENAME:
 		/* alloc_bprm(int fd, struct filename *filename) */
 		memset(&args, 0, sizeof(args));
 		name = (const struct filename *)regs_get_kernel_argument(regs, 1);
 		args.filename = name ? name->name : NULL;
-		return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
+		return forkscope_core_on_entry(probe->anchor, current, ri->data, &args, now);
 	}
 	clone_args = (const struct kernel_clone_args *)regs_get_kernel_argument(
-		regs, probe->role == FS_ROLE_CREATION_START ? 0 : 3);
+		regs, probe->role == FORKSCOPE_ROLE_CREATION_START ? 0 : 3);
 	/* copy_process needs the arguments only to start an io worker. */
-	if (probe->role == FS_ROLE_COPY_PROCESS && !clone_args->io_thread)
-		return fs_core_on_entry(probe->anchor, current, ri->data, NULL, now);
-	fs_read_creation_args(&args, clone_args);
-	return fs_core_on_entry(probe->anchor, current, ri->data, &args, now);
+	if (probe->role == FORKSCOPE_ROLE_COPY_PROCESS && !clone_args->io_thread)
+		return forkscope_core_on_entry(probe->anchor, current, ri->data, NULL, now);
+	forkscope_read_creation_args(&args, clone_args);
+	return forkscope_core_on_entry(probe->anchor, current, ri->data, &args, now);
 }
-NOKPROBE_SYMBOL(fs_entry_handler);
+NOKPROBE_SYMBOL(forkscope_entry_handler);
 
-static int fs_return_handler(struct kretprobe_instance *ri,
+static int forkscope_return_handler(struct kretprobe_instance *ri,
 			     struct pt_regs *regs)
 {
 	u64 now = ktime_get_mono_fast_ns();
-	struct fs_anchor_probe *probe = fs_probe_of(ri);
+	struct forkscope_anchor_probe *probe = forkscope_probe_of(ri);
 	unsigned long value = regs_return_value(regs);
-	struct fs_observation seen;
-	struct fs_return_facts facts = { 0 };
+	struct forkscope_observation seen;
+	struct forkscope_return_facts facts = { 0 };
 	struct task_struct *child;
 
 	switch (probe->role) {
-	case FS_ROLE_CREATION_START:
+	case FORKSCOPE_ROLE_CREATION_START:
 		/* kernel_clone returns pid_t: only eax is defined. */
 		facts.retval = (pid_t)value;
 		break;
-	case FS_ROLE_COPY_PROCESS:
+	case FORKSCOPE_ROLE_COPY_PROCESS:
 		if (IS_ERR((void *)value)) {
 			facts.retval = PTR_ERR((void *)value);
 			break;
@@ -231,53 +231,53 @@ static int fs_return_handler(struct kretprobe_instance *ri,
 		child = (struct task_struct *)value;
 		facts.child_pid = child->pid;
 		facts.child_task = child;
-		fs_observe(&seen, child);
+		forkscope_observe(&seen, child);
 		facts.observation = &seen;
 		break;
-	case FS_ROLE_EXEC_START:
+	case FORKSCOPE_ROLE_EXEC_START:
 		facts.retval = (int)value;
 		facts.comm = current->comm;
 		break;
 	}
-	fs_core_on_return(probe->anchor, ri->data, &facts, now);
+	forkscope_core_on_return(probe->anchor, ri->data, &facts, now);
 	return 0;
 }
-NOKPROBE_SYMBOL(fs_return_handler);
+NOKPROBE_SYMBOL(forkscope_return_handler);
 
 /*
  * probe_mode=floor: the same kretprobes on the same anchors, with handlers
  * that do nothing. The entry handler returns 0 so that the return probe is
  * armed, as the real one does. This is what the probes cost by themselves.
  */
-static int fs_floor_entry_handler(struct kretprobe_instance *ri,
+static int forkscope_floor_entry_handler(struct kretprobe_instance *ri,
 				  struct pt_regs *regs)
 {
 	return 0;
 }
-NOKPROBE_SYMBOL(fs_floor_entry_handler);
+NOKPROBE_SYMBOL(forkscope_floor_entry_handler);
 
-static int fs_floor_return_handler(struct kretprobe_instance *ri,
+static int forkscope_floor_return_handler(struct kretprobe_instance *ri,
 				   struct pt_regs *regs)
 {
 	return 0;
 }
-NOKPROBE_SYMBOL(fs_floor_return_handler);
+NOKPROBE_SYMBOL(forkscope_floor_return_handler);
 
-int fs_probes_register(int max_inflight, bool floor)
+int forkscope_probes_register(int max_inflight, bool floor)
 {
 	unsigned int i;
 	u64 available = 0;
 	int err;
 
-	fs_nr_probes = fs_core_anchor_count();
-	fs_probes = kcalloc(fs_nr_probes, sizeof(*fs_probes), GFP_KERNEL);
-	if (!fs_probes)
+	forkscope_nr_probes = forkscope_core_anchor_count();
+	forkscope_probes = kcalloc(forkscope_nr_probes, sizeof(*forkscope_probes), GFP_KERNEL);
+	if (!forkscope_probes)
 		return -ENOMEM;
-	for (i = 0; i < fs_nr_probes; i++) {
-		struct fs_anchor_probe *probe = &fs_probes[i];
-		struct fs_anchor_desc desc;
+	for (i = 0; i < forkscope_nr_probes; i++) {
+		struct forkscope_anchor_probe *probe = &forkscope_probes[i];
+		struct forkscope_anchor_desc desc;
 
-		fs_core_anchor_describe(i, &desc);
+		forkscope_core_anchor_describe(i, &desc);
 		probe->anchor = i;
 		probe->role = desc.role;
 		probe->hits = alloc_percpu(unsigned long);
@@ -285,73 +285,73 @@ int fs_probes_register(int max_inflight, bool floor)
 			err = -ENOMEM;
 			goto fail;
 		}
-		if (!fs_symbol_address(i))
+		if (!forkscope_symbol_address(i))
 			continue;
-		probe->rp.kp.addr = (kprobe_opcode_t *)fs_symbol_address(i);
-		probe->rp.entry_handler = floor ? fs_floor_entry_handler : fs_entry_handler;
-		probe->rp.handler = floor ? fs_floor_return_handler : fs_return_handler;
-		probe->rp.data_size = fs_core_probe_data_size();
+		probe->rp.kp.addr = (kprobe_opcode_t *)forkscope_symbol_address(i);
+		probe->rp.entry_handler = floor ? forkscope_floor_entry_handler : forkscope_entry_handler;
+		probe->rp.handler = floor ? forkscope_floor_return_handler : forkscope_return_handler;
+		probe->rp.data_size = forkscope_core_probe_data_size();
 		probe->rp.maxactive = max_inflight;
 		err = register_kretprobe(&probe->rp);
 		if (err) {
 			if (desc.required) {
 				pr_err("cannot probe required %s: %d; refusing to load\n",
-				       fs_symbol_name(i), err);
+				       forkscope_symbol_name(i), err);
 				goto fail;
 			}
 			pr_notice("cannot probe %s (%d): its stage merges into its neighbour\n",
-				  fs_symbol_name(i), err);
+				  forkscope_symbol_name(i), err);
 			continue;
 		}
 		probe->registered = true;
 		available |= 1ULL << i;
 	}
-	fs_core_set_available_anchors(available);
+	forkscope_core_set_available_anchors(available);
 	return 0;
 
 fail:
-	fs_probes_unregister();
+	forkscope_probes_unregister();
 	return err;
 }
 
-void fs_probes_unregister(void)
+void forkscope_probes_unregister(void)
 {
 	unsigned int i;
 
 	struct kretprobe **armed;
 	unsigned int n = 0;
 
-	if (!fs_probes)
+	if (!forkscope_probes)
 		return;
 	/* One batch: a single RCU grace period instead of one per probe. */
-	armed = kcalloc(fs_nr_probes, sizeof(*armed), GFP_KERNEL);
-	for (i = 0; i < fs_nr_probes; i++) {
-		if (!fs_probes[i].registered)
+	armed = kcalloc(forkscope_nr_probes, sizeof(*armed), GFP_KERNEL);
+	for (i = 0; i < forkscope_nr_probes; i++) {
+		if (!forkscope_probes[i].registered)
 			continue;
 		if (armed)
-			armed[n++] = &fs_probes[i].rp;
+			armed[n++] = &forkscope_probes[i].rp;
 		else
-			unregister_kretprobe(&fs_probes[i].rp);
-		fs_probes[i].registered = false;
+			unregister_kretprobe(&forkscope_probes[i].rp);
+		forkscope_probes[i].registered = false;
 	}
 	if (n)
 		unregister_kretprobes(armed, n);
 	kfree(armed);
-	for (i = 0; i < fs_nr_probes; i++)
-		free_percpu(fs_probes[i].hits);
-	kfree(fs_probes);
-	fs_probes = NULL;
+	for (i = 0; i < forkscope_nr_probes; i++)
+		free_percpu(forkscope_probes[i].hits);
+	kfree(forkscope_probes);
+	forkscope_probes = NULL;
 }
 
-unsigned int fs_probes_health(struct fs_probe_health *out, unsigned int max)
+unsigned int forkscope_probes_health(struct forkscope_probe_health *out, unsigned int max)
 {
-	unsigned int i, n = min(max, fs_nr_probes);
+	unsigned int i, n = min(max, forkscope_nr_probes);
 	int cpu;
 
 	for (i = 0; i < n; i++) {
-		const struct fs_anchor_probe *probe = &fs_probes[i];
+		const struct forkscope_anchor_probe *probe = &forkscope_probes[i];
 
-		out[i].symbol = fs_symbol_name(i);
+		out[i].symbol = forkscope_symbol_name(i);
 		out[i].registered = probe->registered;
 		out[i].hits = 0;
 		for_each_possible_cpu(cpu)

@@ -12,40 +12,40 @@
 
 #include "glue.h"
 
-struct fs_symbol {
+struct forkscope_symbol {
 	unsigned long address;
 	char resolved[64];	/* the name actually found, with suffix */
 };
 
-static struct fs_symbol *fs_symbols;
-static unsigned int fs_nr_symbols;
+static struct forkscope_symbol *forkscope_symbols;
+static unsigned int forkscope_nr_symbols;
 /* Data the verdict reads; optional (a Debian patch). */
-static const int *fs_userns_clone;
+static const int *forkscope_userns_clone;
 
 /* Suffixes GCC adds to specialised copies of a static function. */
-static const char *const fs_clone_suffixes[] = {
+static const char *const forkscope_clone_suffixes[] = {
 	"", ".isra.0", ".isra.1", ".constprop.0", ".constprop.1", ".part.0",
 };
 
-typedef unsigned long (*fs_kallsyms_lookup_fn)(const char *name);
+typedef unsigned long (*forkscope_kallsyms_lookup_fn)(const char *name);
 
 /*
  * kallsyms_lookup_name is not exported since 5.7; a kprobe on it reports
  * its address, the usual way for tracing modules to reach it.
  */
-static fs_kallsyms_lookup_fn fs_find_kallsyms_lookup(void)
+static forkscope_kallsyms_lookup_fn forkscope_find_kallsyms_lookup(void)
 {
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	fs_kallsyms_lookup_fn fn;
+	forkscope_kallsyms_lookup_fn fn;
 
 	if (register_kprobe(&kp) < 0)
 		return NULL;
-	fn = (fs_kallsyms_lookup_fn)kp.addr;
+	fn = (forkscope_kallsyms_lookup_fn)kp.addr;
 	unregister_kprobe(&kp);
 	return fn;
 }
 
-static bool fs_name_denied(const char *deny_list, const char *name)
+static bool forkscope_name_denied(const char *deny_list, const char *name)
 {
 	size_t len = strlen(name);
 	const char *p = deny_list;
@@ -61,31 +61,31 @@ static bool fs_name_denied(const char *deny_list, const char *name)
 }
 
 /* Init text, freed after boot; [0, 0) when the kernel does not say. */
-static unsigned long fs_init_text_start, fs_init_text_end;
+static unsigned long forkscope_init_text_start, forkscope_init_text_end;
 
 /*
  * Names are not unique: init/main.c's __init mm_init() shares its name with
  * fork.c's, which a debug build renames mm_init.isra.0. A name that resolves
  * into freed init text is never the function we want; try the next suffix.
  */
-static bool fs_in_init_text(unsigned long addr)
+static bool forkscope_in_init_text(unsigned long addr)
 {
-	return addr >= fs_init_text_start && addr < fs_init_text_end;
+	return addr >= forkscope_init_text_start && addr < forkscope_init_text_end;
 }
 
-static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
+static unsigned long forkscope_lookup_one(forkscope_kallsyms_lookup_fn lookup,
 				   const char *base, char *resolved, size_t size)
 {
 	char candidate[64];
 	unsigned long addr;
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(fs_clone_suffixes); i++) {
+	for (i = 0; i < ARRAY_SIZE(forkscope_clone_suffixes); i++) {
 		if (snprintf(candidate, sizeof(candidate), "%s%s", base,
-			     fs_clone_suffixes[i]) >= sizeof(candidate))
+			     forkscope_clone_suffixes[i]) >= sizeof(candidate))
 			continue;
 		addr = lookup(candidate);
-		if (addr && fs_in_init_text(addr)) {
+		if (addr && forkscope_in_init_text(addr)) {
 			pr_info("%s resolves into init text; not the one to probe\n",
 				candidate);
 			continue;
@@ -103,32 +103,32 @@ static unsigned long fs_lookup_one(fs_kallsyms_lookup_fn lookup,
  * as absent, so tests can show what happens on a kernel that lacks them.
  * Returns -ENOENT naming the first missing required symbol.
  */
-int fs_symbols_resolve(const char *deny_list)
+int forkscope_symbols_resolve(const char *deny_list)
 {
-	fs_kallsyms_lookup_fn lookup = fs_find_kallsyms_lookup();
+	forkscope_kallsyms_lookup_fn lookup = forkscope_find_kallsyms_lookup();
 	unsigned int id, alt;
 
 	if (!lookup) {
 		pr_err("cannot find kallsyms_lookup_name; refusing to load\n");
 		return -ENOENT;
 	}
-	fs_init_text_start = lookup("_sinittext");
-	fs_init_text_end = lookup("_einittext");
-	if (!fs_init_text_start || fs_init_text_end <= fs_init_text_start)
-		fs_init_text_start = fs_init_text_end = 0;
-	fs_nr_symbols = fs_core_anchor_count();
-	fs_symbols = kcalloc(fs_nr_symbols, sizeof(*fs_symbols), GFP_KERNEL);
-	if (!fs_symbols)
+	forkscope_init_text_start = lookup("_sinittext");
+	forkscope_init_text_end = lookup("_einittext");
+	if (!forkscope_init_text_start || forkscope_init_text_end <= forkscope_init_text_start)
+		forkscope_init_text_start = forkscope_init_text_end = 0;
+	forkscope_nr_symbols = forkscope_core_anchor_count();
+	forkscope_symbols = kcalloc(forkscope_nr_symbols, sizeof(*forkscope_symbols), GFP_KERNEL);
+	if (!forkscope_symbols)
 		return -ENOMEM;
-	for (id = 0; id < fs_nr_symbols; id++) {
-		struct fs_symbol *sym = &fs_symbols[id];
-		struct fs_anchor_desc desc;
+	for (id = 0; id < forkscope_nr_symbols; id++) {
+		struct forkscope_symbol *sym = &forkscope_symbols[id];
+		struct forkscope_anchor_desc desc;
 
-		fs_core_anchor_describe(id, &desc);
-		for (alt = 0; alt < FS_ANCHOR_NAMES && desc.names[alt]; alt++) {
-			if (fs_name_denied(deny_list, desc.names[alt]))
+		forkscope_core_anchor_describe(id, &desc);
+		for (alt = 0; alt < FORKSCOPE_ANCHOR_NAMES && desc.names[alt]; alt++) {
+			if (forkscope_name_denied(deny_list, desc.names[alt]))
 				continue;
-			sym->address = fs_lookup_one(lookup, desc.names[alt],
+			sym->address = forkscope_lookup_one(lookup, desc.names[alt],
 						     sym->resolved,
 						     sizeof(sym->resolved));
 			if (sym->address)
@@ -137,38 +137,38 @@ int fs_symbols_resolve(const char *deny_list)
 		if (!sym->address && desc.required) {
 			pr_err("required kernel symbol %s not found; refusing to load\n",
 			       desc.names[0]);
-			kfree(fs_symbols);
-			fs_symbols = NULL;
+			kfree(forkscope_symbols);
+			forkscope_symbols = NULL;
 			return -ENOENT;
 		}
 		if (!sym->address)
 			pr_notice("kernel symbol %s not found: its stage merges into its neighbour (see stages)\n",
 				  desc.names[0]);
 	}
-	fs_userns_clone = fs_name_denied(deny_list, "unprivileged_userns_clone") ? NULL :
+	forkscope_userns_clone = forkscope_name_denied(deny_list, "unprivileged_userns_clone") ? NULL :
 			  (const int *)lookup("unprivileged_userns_clone");
 	return 0;
 }
 
-const int *fs_unprivileged_userns_clone(void)
+const int *forkscope_unprivileged_userns_clone(void)
 {
-	return fs_userns_clone;
+	return forkscope_userns_clone;
 }
 
-void fs_symbols_release(void)
+void forkscope_symbols_release(void)
 {
-	kfree(fs_symbols);
-	fs_symbols = NULL;
+	kfree(forkscope_symbols);
+	forkscope_symbols = NULL;
 }
 
-unsigned long fs_symbol_address(unsigned int anchor)
+unsigned long forkscope_symbol_address(unsigned int anchor)
 {
-	return anchor < fs_nr_symbols ? fs_symbols[anchor].address : 0;
+	return anchor < forkscope_nr_symbols ? forkscope_symbols[anchor].address : 0;
 }
 
-const char *fs_symbol_name(unsigned int anchor)
+const char *forkscope_symbol_name(unsigned int anchor)
 {
-	if (anchor >= fs_nr_symbols || !fs_symbols[anchor].address)
+	if (anchor >= forkscope_nr_symbols || !forkscope_symbols[anchor].address)
 		return NULL;
-	return fs_symbols[anchor].resolved;
+	return forkscope_symbols[anchor].resolved;
 }

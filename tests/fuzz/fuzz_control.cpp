@@ -18,11 +18,11 @@ namespace {
   std::abort();
 }
 
-std::string render(enum fs_file file) {
-  fs_text text{};
-  if (fs_core_render(file, nullptr, nullptr, 0, &text) != 0) fail("render failed");
+std::string render(enum forkscope_file file) {
+  forkscope_text text{};
+  if (forkscope_core_render(file, nullptr, nullptr, 0, &text) != 0) fail("render failed");
   std::string copy(text.data, text.length);
-  fs_core_text_free(&text);
+  forkscope_core_text_free(&text);
   return copy;
 }
 
@@ -63,27 +63,27 @@ void check_parsers(const char* input, size_t size) {
 
 // Core level: a rejected write leaves control and filter as they were.
 void check_core(const char* input, size_t size) {
-  const std::string control_before = render(FS_FILE_CONTROL);
-  const std::string filter_before = render(FS_FILE_FILTER);
+  const std::string control_before = render(FORKSCOPE_FILE_CONTROL);
+  const std::string filter_before = render(FORKSCOPE_FILE_FILTER);
   const char* why = nullptr;
-  if (fs_core_control(input, size, &why) != 0) {
-    if (render(FS_FILE_CONTROL) != control_before) fail("rejected control changed state");
-    if (render(FS_FILE_FILTER) != filter_before) fail("rejected control changed the filter");
+  if (forkscope_core_control(input, size, &why) != 0) {
+    if (render(FORKSCOPE_FILE_CONTROL) != control_before) fail("rejected control changed state");
+    if (render(FORKSCOPE_FILE_FILTER) != filter_before) fail("rejected control changed the filter");
   }
-  if (fs_core_set_filter(input, size, &why) != 0) {
-    if (render(FS_FILE_FILTER) != filter_before) fail("rejected filter changed state");
+  if (forkscope_core_set_filter(input, size, &why) != 0) {
+    if (render(FORKSCOPE_FILE_FILTER) != filter_before) fail("rejected filter changed state");
   }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fs_core_config config{};
+  forkscope_core_config config{};
   config.inflight_slots = 64;
   config.ring_records = 16;
   config.top_n = 4;
   config.spawn_slots = 64;
-  if (fs_core_init(&config) != 0) fail("fs_core_init failed");
+  if (forkscope_core_init(&config) != 0) fail("forkscope_core_init failed");
   return 0;
 }
 

@@ -23,7 +23,7 @@ long g_live_blocks = 0;
 std::mutex g_alloc_mutex;
 
 // Log and warning lines are kept in fixed storage: the global operator new
-// is cxxrt's, which calls fs_platform_alloc, so logging must not allocate.
+// is cxxrt's, which calls forkscope_platform_alloc, so logging must not allocate.
 struct LineStore {
   static constexpr int kLines = 64;
   static constexpr int kWidth = 256;
@@ -83,7 +83,7 @@ long live_platform_blocks() {
 
 extern "C" {
 
-void* fs_platform_alloc(fs_size_t size) {
+void* forkscope_platform_alloc(forkscope_size_t size) {
   {
     std::lock_guard<std::mutex> guard(g_alloc_mutex);
     if (g_fail_after == 0 && g_fail_count > 0) {
@@ -93,10 +93,10 @@ void* fs_platform_alloc(fs_size_t size) {
     if (g_fail_after > 0) --g_fail_after;
     ++g_live_blocks;
   }
-  return std::aligned_alloc(16, (size + 15) & ~fs_size_t{15});
+  return std::aligned_alloc(16, (size + 15) & ~forkscope_size_t{15});
 }
 
-void fs_platform_free(void* ptr) {
+void forkscope_platform_free(void* ptr) {
   if (ptr == nullptr) return;
   {
     std::lock_guard<std::mutex> guard(g_alloc_mutex);
@@ -105,40 +105,40 @@ void fs_platform_free(void* ptr) {
   std::free(ptr);
 }
 
-fs_u64 fs_platform_now_ns(void) {
+forkscope_u64 forkscope_platform_now_ns(void) {
   if (g_fake_time != 0) return g_fake_time;
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-unsigned int fs_platform_cpu(void) { return t_cpu; }
-unsigned int fs_platform_nr_cpu_ids(void) { return g_nr_cpu_ids; }
+unsigned int forkscope_platform_cpu(void) { return t_cpu; }
+unsigned int forkscope_platform_nr_cpu_ids(void) { return g_nr_cpu_ids; }
 
-void fs_platform_log(enum fs_log_level, const char* text) { g_log.add(text); }
-void fs_platform_warn(const char* what) { g_warnings.add(what); }
+void forkscope_platform_log(enum forkscope_log_level, const char* text) { g_log.add(text); }
+void forkscope_platform_warn(const char* what) { g_warnings.add(what); }
 
-void fs_platform_synchronize_probes(void) { host::note_synchronize(); }
-void fs_platform_notify_readers(void) { host::note_reader_notified(); }
+void forkscope_platform_synchronize_probes(void) { host::note_synchronize(); }
+void forkscope_platform_notify_readers(void) { host::note_reader_notified(); }
 
-struct fs_spinlock {
+struct forkscope_spinlock {
   std::mutex mutex;
 };
 
-struct fs_spinlock* fs_platform_spinlock_create(void) {
-  void* memory = std::malloc(sizeof(fs_spinlock));
-  return memory == nullptr ? nullptr : new (memory) fs_spinlock;
+struct forkscope_spinlock* forkscope_platform_spinlock_create(void) {
+  void* memory = std::malloc(sizeof(forkscope_spinlock));
+  return memory == nullptr ? nullptr : new (memory) forkscope_spinlock;
 }
-void fs_platform_spinlock_destroy(struct fs_spinlock* lock) {
+void forkscope_platform_spinlock_destroy(struct forkscope_spinlock* lock) {
   if (lock == nullptr) return;
-  lock->~fs_spinlock();
+  lock->~forkscope_spinlock();
   std::free(lock);
 }
-unsigned long fs_platform_spin_lock_irqsave(struct fs_spinlock* lock) {
+unsigned long forkscope_platform_spin_lock_irqsave(struct forkscope_spinlock* lock) {
   lock->mutex.lock();
   return 0;
 }
-void fs_platform_spin_unlock_irqrestore(struct fs_spinlock* lock, unsigned long) {
+void forkscope_platform_spin_unlock_irqrestore(struct forkscope_spinlock* lock, unsigned long) {
   lock->mutex.unlock();
 }
 

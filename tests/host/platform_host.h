@@ -9,13 +9,13 @@
 
 namespace host {
 
-// The CPU id fs_platform_cpu() reports on this thread (default 0).
+// The CPU id forkscope_platform_cpu() reports on this thread (default 0).
 void set_current_cpu(unsigned int cpu);
-// What fs_platform_nr_cpu_ids() reports (default 4).
+// What forkscope_platform_nr_cpu_ids() reports (default 4).
 void set_nr_cpu_ids(unsigned int n);
 // The next `count` allocations after `after` successful ones return NULL.
 void fail_allocations(int after, int count);
-// fs_platform_now_ns() returns this value instead of the real clock (0 = real).
+// forkscope_platform_now_ns() returns this value instead of the real clock (0 = real).
 void set_fake_time_ns(unsigned long long ns);
 
 // How often the core waited for probe handlers / woke trace_pipe readers.

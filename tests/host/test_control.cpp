@@ -186,7 +186,7 @@ TEST(Control, RejectsMalformedWritesAndKeepsState) {
   for (const Rejected& c : cases) {
     ControlCommand out = control_sentinel();
     const char* why = nullptr;
-    EXPECT_EQ(control(c.input, &out, &why), -FS_EINVAL) << '"' << c.input << '"';
+    EXPECT_EQ(control(c.input, &out, &why), -FORKSCOPE_EINVAL) << '"' << c.input << '"';
     EXPECT_STREQ(why, c.why) << '"' << c.input << '"';
     EXPECT_EQ(out.op, Op::kSample) << c.input;
     EXPECT_EQ(out.sample_every, 777u) << c.input;
@@ -196,14 +196,14 @@ TEST(Control, RejectsMalformedWritesAndKeepsState) {
 TEST(Control, NullAndEmptyBuffers) {
   ControlCommand out = control_sentinel();
   const char* why = nullptr;
-  EXPECT_EQ(forkscope::parse_control(nullptr, 0, &out, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_control(nullptr, 0, &out, &why), -FORKSCOPE_EINVAL);
   EXPECT_STREQ(why, "empty command");
-  EXPECT_EQ(forkscope::parse_control(nullptr, 6, &out, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_control(nullptr, 6, &out, &why), -FORKSCOPE_EINVAL);
   EXPECT_STREQ(why, "no input buffer");
   EXPECT_EQ(out.sample_every, 777u);
-  EXPECT_EQ(forkscope::parse_control("enable", 6, nullptr, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_control("enable", 6, nullptr, &why), -FORKSCOPE_EINVAL);
   // why may be omitted.
-  EXPECT_EQ(forkscope::parse_control("bogus", 5, &out, nullptr), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_control("bogus", 5, &out, nullptr), -FORKSCOPE_EINVAL);
   EXPECT_EQ(forkscope::parse_control("reset", 5, &out, nullptr), 0);
   EXPECT_EQ(out.op, Op::kReset);
 }
@@ -322,7 +322,7 @@ TEST(Filter, RejectsMalformedWritesAndKeepsState) {
   for (const Rejected& c : cases) {
     Filter out = filter_sentinel();
     const char* why = nullptr;
-    EXPECT_EQ(filter(c.input, &out, &why), -FS_EINVAL) << '"' << c.input << '"';
+    EXPECT_EQ(filter(c.input, &out, &why), -FORKSCOPE_EINVAL) << '"' << c.input << '"';
     EXPECT_STREQ(why, c.why) << '"' << c.input << '"';
     EXPECT_TRUE(same_filter(out, filter_sentinel())) << c.input << " changed " << describe(out);
   }
@@ -331,10 +331,10 @@ TEST(Filter, RejectsMalformedWritesAndKeepsState) {
 TEST(Filter, NullBuffers) {
   Filter out = filter_sentinel();
   const char* why = nullptr;
-  EXPECT_EQ(forkscope::parse_filter(nullptr, 3, &out, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_filter(nullptr, 3, &out, &why), -FORKSCOPE_EINVAL);
   EXPECT_STREQ(why, "no input buffer");
   EXPECT_TRUE(same_filter(out, filter_sentinel()));
-  EXPECT_EQ(forkscope::parse_filter("pid=1", 5, nullptr, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope::parse_filter("pid=1", 5, nullptr, &why), -FORKSCOPE_EINVAL);
   // An empty write (even without a buffer) clears.
   EXPECT_EQ(forkscope::parse_filter(nullptr, 0, &out, &why), 0);
   EXPECT_TRUE(same_filter(out, Filter{}));
@@ -557,7 +557,7 @@ TEST(ControlFuzz, RandomBytesNeverCrashOrCorrupt) {
         ASSERT_EQ(back.sample_every, command.sample_every) << where;
       }
     } else {
-      ASSERT_EQ(rc, -FS_EINVAL) << where;
+      ASSERT_EQ(rc, -FORKSCOPE_EINVAL) << where;
       ASSERT_NE(why, nullptr) << where;
       ASSERT_GT(std::strlen(why), 0u) << where;
       ASSERT_EQ(command.op, Op::kSample) << where;
@@ -582,7 +582,7 @@ TEST(ControlFuzz, RandomBytesNeverCrashOrCorrupt) {
       ASSERT_EQ(filter(text, &back, &why), 0) << where << " -> " << text << ": " << why;
       ASSERT_TRUE(same_filter(back, f)) << where << " -> " << text;
     } else {
-      ASSERT_EQ(rc, -FS_EINVAL) << where;
+      ASSERT_EQ(rc, -FORKSCOPE_EINVAL) << where;
       ASSERT_NE(why, nullptr) << where;
       ASSERT_GT(std::strlen(why), 0u) << where;
       ASSERT_TRUE(same_filter(f, filter_sentinel())) << where;

@@ -13,49 +13,49 @@
 
 namespace {
 
-fs_core_config small_config() { return fs_core_config{64, 32, 4, 64}; }
+forkscope_core_config small_config() { return forkscope_core_config{64, 32, 4, 64}; }
 
 void on_return(unsigned int anchor, void* data, long long retval, int child_pid,
-               const fs_observation* observation, unsigned long long now,
+               const forkscope_observation* observation, unsigned long long now,
                const void* child_task = nullptr) {
-  fs_return_facts facts{};
+  forkscope_return_facts facts{};
   facts.retval = retval;
   facts.child_pid = child_pid;
   facts.child_task = child_task;
   facts.observation = observation;
-  fs_core_on_return(anchor, data, &facts, now);
+  forkscope_core_on_return(anchor, data, &facts, now);
 }
 
 unsigned int anchor_named(const char* name) {
-  for (unsigned int i = 0; i < fs_core_anchor_count(); ++i) {
-    fs_anchor_desc desc;
-    fs_core_anchor_describe(i, &desc);
+  for (unsigned int i = 0; i < forkscope_core_anchor_count(); ++i) {
+    forkscope_anchor_desc desc;
+    forkscope_core_anchor_describe(i, &desc);
     if (std::strcmp(desc.names[0], name) == 0) return i;
   }
   ADD_FAILURE() << "no anchor " << name;
   return 0;
 }
 
-fs_cxxrt_stats rt_stats() {
-  fs_cxxrt_stats s{};
-  fs_cxxrt_get_stats(&s);
+forkscope_cxxrt_stats rt_stats() {
+  forkscope_cxxrt_stats s{};
+  forkscope_cxxrt_get_stats(&s);
   return s;
 }
 
-std::string render(fs_file file) {
-  fs_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
-  fs_probe_health probes[64] = {};
-  unsigned int n = fs_core_anchor_count();
+std::string render(forkscope_file file) {
+  forkscope_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
+  forkscope_probe_health probes[64] = {};
+  unsigned int n = forkscope_core_anchor_count();
   EXPECT_LE(n, std::size(probes));
   for (unsigned int i = 0; i < n; ++i) {
-    fs_anchor_desc desc;
-    fs_core_anchor_describe(i, &desc);
+    forkscope_anchor_desc desc;
+    forkscope_core_anchor_describe(i, &desc);
     probes[i] = {desc.names[0], 10, 0, 1};
   }
-  fs_text text{};
-  EXPECT_EQ(fs_core_render(file, &info, probes, n, &text), 0);
+  forkscope_text text{};
+  EXPECT_EQ(forkscope_core_render(file, &info, probes, n, &text), 0);
   std::string out(text.data, text.length);
-  fs_core_text_free(&text);
+  forkscope_core_text_free(&text);
   EXPECT_EQ(text.data, nullptr);
   return out;
 }
@@ -63,31 +63,31 @@ std::string render(fs_file file) {
 // One fork through the C API, anchor by anchor, in kernel order.
 void simulate_fork(const void* task, int pid, int child, unsigned long long& now,
                    bool tracked = true) {
-  fs_creation_args args{};
+  forkscope_creation_args args{};
   args.flags = 0x01200000;  // CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID
   args.exit_signal = 17;
-  args.origin = FS_ORIGIN_CLONE;
+  args.origin = FORKSCOPE_ORIGIN_CLONE;
   args.pid = args.tgid = pid;
   args.caller.has_mm = 1;
   std::strcpy(args.comm, "bash");
   alignas(16) unsigned char data[64][32] = {};
   // What a glibc fork's child looks like: everything copied, same nsproxy.
-  fs_observation seen{};
+  forkscope_observation seen{};
   seen.same_mask = 0x7f80;      // nsproxy and its members
   seen.child_null_mask = 0x60;  // no sysvsem undo list, no io_context
   seen.parent_is_caller = 1;
   seen.exit_signal = 17;
   unsigned int wake = anchor_named("wake_up_new_task");
-  ASSERT_LE(fs_core_probe_data_size(), sizeof(data[0]));
-  EXPECT_EQ(fs_core_on_entry(0, task, data[0], &args, now += 100), 0);
-  EXPECT_EQ(fs_core_on_entry(1, task, data[1], &args, now += 100), 0);
+  ASSERT_LE(forkscope_core_probe_data_size(), sizeof(data[0]));
+  EXPECT_EQ(forkscope_core_on_entry(0, task, data[0], &args, now += 100), 0);
+  EXPECT_EQ(forkscope_core_on_entry(1, task, data[1], &args, now += 100), 0);
   for (unsigned int a = 2; a < wake; ++a) {
     // Steps of an untracked creation skip their return probe.
-    EXPECT_EQ(fs_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
+    EXPECT_EQ(forkscope_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
     on_return(a, data[a], 0, 0, nullptr, now += 100);
   }
   on_return(1, data[1], 0, child, &seen, now += 100, &data[63]);
-  fs_core_on_entry(wake, task, data[wake], nullptr, now += 100);
+  forkscope_core_on_entry(wake, task, data[wake], nullptr, now += 100);
   on_return(wake, data[wake], 0, 0, nullptr, now += 100);
   on_return(0, data[0], child, 0, nullptr, now += 100);
 }
@@ -97,28 +97,28 @@ class CoreTest : public ::testing::Test {
   void SetUp() override {
     host::set_nr_cpu_ids(4);
     host::set_current_cpu(0);
-    fs_core_config config = small_config();
-    ASSERT_EQ(fs_core_init(&config), 0);
+    forkscope_core_config config = small_config();
+    ASSERT_EQ(forkscope_core_init(&config), 0);
   }
-  void TearDown() override { fs_core_exit(); }
+  void TearDown() override { forkscope_core_exit(); }
   int task_ = 0;
   unsigned long long now_ = 1000;
 };
 
 TEST_F(CoreTest, AnchorTableStartsWithTheRequiredOnes) {
-  ASSERT_GE(fs_core_anchor_count(), 20u);
-  fs_anchor_desc desc;
-  fs_core_anchor_describe(0, &desc);
+  ASSERT_GE(forkscope_core_anchor_count(), 20u);
+  forkscope_anchor_desc desc;
+  forkscope_core_anchor_describe(0, &desc);
   EXPECT_STREQ(desc.names[0], "kernel_clone");
   EXPECT_STREQ(desc.names[1], "_do_fork");
   EXPECT_EQ(desc.required, 1);
-  EXPECT_EQ(desc.role, FS_ROLE_CREATION_START);
-  fs_core_anchor_describe(1, &desc);
+  EXPECT_EQ(desc.role, FORKSCOPE_ROLE_CREATION_START);
+  forkscope_core_anchor_describe(1, &desc);
   EXPECT_STREQ(desc.names[0], "copy_process");
-  EXPECT_EQ(desc.role, FS_ROLE_COPY_PROCESS);
+  EXPECT_EQ(desc.role, FORKSCOPE_ROLE_COPY_PROCESS);
   int required = 0;
-  for (unsigned int i = 0; i < fs_core_anchor_count(); ++i) {
-    fs_core_anchor_describe(i, &desc);
+  for (unsigned int i = 0; i < forkscope_core_anchor_count(); ++i) {
+    forkscope_core_anchor_describe(i, &desc);
     required += desc.required;
   }
   EXPECT_EQ(required, 2);
@@ -126,18 +126,18 @@ TEST_F(CoreTest, AnchorTableStartsWithTheRequiredOnes) {
 
 TEST_F(CoreTest, AForkShowsUpInEveryFile) {
   simulate_fork(&task_, 42, 43, now_);
-  std::string counters = render(FS_FILE_COUNTERS);
+  std::string counters = render(FORKSCOPE_FILE_COUNTERS);
   EXPECT_NE(counters.find("creations 1\n"), std::string::npos) << counters;
   EXPECT_NE(counters.find("recorded 1\n"), std::string::npos);
   EXPECT_NE(counters.find("probe kernel_clone registered 1 hits 10 missed 0\n"), std::string::npos);
-  std::string trace = render(FS_FILE_TRACE);
+  std::string trace = render(FORKSCOPE_FILE_TRACE);
   EXPECT_EQ(
       trace.rfind(
           "#1 fork bash[42/42] -> 43 cpu0->0 flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD",
           0),
       0u)
       << trace;
-  std::string json = render(FS_FILE_RECORDS);
+  std::string json = render(FORKSCOPE_FILE_RECORDS);
   EXPECT_NE(json.find("\"seq\":1,\"event\":\"fork\",\"kind\":\"fork\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"stages\":{\"dup_task_struct\":100,\"copy_creds\":100,"), std::string::npos)
       << json;
@@ -145,27 +145,27 @@ TEST_F(CoreTest, AForkShowsUpInEveryFile) {
   EXPECT_NE(json.find("\"verdict\":\"match\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"predicted\":\"mm=copied"), std::string::npos) << json;
   EXPECT_NE(json.find("\"observed\":\"mm=copied"), std::string::npos) << json;
-  EXPECT_NE(render(FS_FILE_STATS).find("== kind fork: 1 creations"), std::string::npos);
-  EXPECT_NE(render(FS_FILE_HIST).find("@dup_mmap (ns, 1 creations"), std::string::npos);
-  EXPECT_NE(render(FS_FILE_SLOWEST).find("#1 fork bash[42/42]"), std::string::npos);
-  std::string stages = render(FS_FILE_STAGES);
+  EXPECT_NE(render(FORKSCOPE_FILE_STATS).find("== kind fork: 1 creations"), std::string::npos);
+  EXPECT_NE(render(FORKSCOPE_FILE_HIST).find("@dup_mmap (ns, 1 creations"), std::string::npos);
+  EXPECT_NE(render(FORKSCOPE_FILE_SLOWEST).find("#1 fork bash[42/42]"), std::string::npos);
+  std::string stages = render(FORKSCOPE_FILE_STAGES);
   EXPECT_NE(stages.find("dup_mmap                direct  measured"), std::string::npos) << stages;
 }
 
 TEST_F(CoreTest, ControlAndFilterWritesApplyOrExplain) {
   const char* why = nullptr;
-  EXPECT_EQ(fs_core_control("disable\n", 8, &why), 0);
-  EXPECT_EQ(render(FS_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);
-  EXPECT_EQ(fs_core_control("sample 0", 8, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope_core_control("disable\n", 8, &why), 0);
+  EXPECT_EQ(render(FORKSCOPE_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);
+  EXPECT_EQ(forkscope_core_control("sample 0", 8, &why), -FORKSCOPE_EINVAL);
   ASSERT_NE(why, nullptr);
-  EXPECT_EQ(render(FS_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);  // unchanged
-  EXPECT_EQ(fs_core_control("enable", 6, &why), 0);
-  EXPECT_EQ(fs_core_set_filter("kind=vfork pid=9", 16, &why), 0);
-  EXPECT_EQ(render(FS_FILE_FILTER), "pid=9 kind=vfork\n");
-  EXPECT_EQ(fs_core_set_filter("pid=x", 5, &why), -FS_EINVAL);
-  EXPECT_EQ(render(FS_FILE_FILTER), "pid=9 kind=vfork\n");
+  EXPECT_EQ(render(FORKSCOPE_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);  // unchanged
+  EXPECT_EQ(forkscope_core_control("enable", 6, &why), 0);
+  EXPECT_EQ(forkscope_core_set_filter("kind=vfork pid=9", 16, &why), 0);
+  EXPECT_EQ(render(FORKSCOPE_FILE_FILTER), "pid=9 kind=vfork\n");
+  EXPECT_EQ(forkscope_core_set_filter("pid=x", 5, &why), -FORKSCOPE_EINVAL);
+  EXPECT_EQ(render(FORKSCOPE_FILE_FILTER), "pid=9 kind=vfork\n");
   simulate_fork(&task_, 9, 10, now_, /*tracked=*/false);
-  std::string counters = render(FS_FILE_COUNTERS);
+  std::string counters = render(FORKSCOPE_FILE_COUNTERS);
   EXPECT_NE(counters.find("filtered 1\n"), std::string::npos) << counters;
   EXPECT_NE(counters.find("records 0\n"), std::string::npos);
 }
@@ -173,32 +173,32 @@ TEST_F(CoreTest, ControlAndFilterWritesApplyOrExplain) {
 TEST_F(CoreTest, ConsumeGivesWholeLinesOnceInOrder) {
   for (int i = 0; i < 3; ++i) simulate_fork(&task_, 50, 60 + i, now_);
   char small[64];
-  EXPECT_EQ(fs_core_consume(small, sizeof(small)), -FS_ENOSPC);
+  EXPECT_EQ(forkscope_core_consume(small, sizeof(small)), -FORKSCOPE_ENOSPC);
   std::string buffer(8192, '\0');
-  fs_s64 n = fs_core_consume(buffer.data(), buffer.size());
+  forkscope_s64 n = forkscope_core_consume(buffer.data(), buffer.size());
   ASSERT_GT(n, 0);
   std::string text(buffer.data(), n);
   EXPECT_EQ(text.rfind("#1 ", 0), 0u);
   EXPECT_NE(text.find("\n#2 "), std::string::npos);
   EXPECT_NE(text.find("\n#3 "), std::string::npos);
-  EXPECT_EQ(fs_core_has_unconsumed(), 0);
-  EXPECT_EQ(fs_core_consume(buffer.data(), buffer.size()), 0);
-  EXPECT_NE(render(FS_FILE_COUNTERS).find("consumed 3\n"), std::string::npos);
+  EXPECT_EQ(forkscope_core_has_unconsumed(), 0);
+  EXPECT_EQ(forkscope_core_consume(buffer.data(), buffer.size()), 0);
+  EXPECT_NE(render(FORKSCOPE_FILE_COUNTERS).find("consumed 3\n"), std::string::npos);
 }
 
 TEST_F(CoreTest, WaitingReaderIsNotifiedOnCompletion) {
   int before = host::reader_notifications();
   simulate_fork(&task_, 1, 2, now_);
   EXPECT_EQ(host::reader_notifications(), before);
-  fs_core_set_reader_waiting(1);
+  forkscope_core_set_reader_waiting(1);
   simulate_fork(&task_, 1, 3, now_);
   EXPECT_EQ(host::reader_notifications(), before + 1);
-  fs_core_set_reader_waiting(0);
+  forkscope_core_set_reader_waiting(0);
 }
 
 TEST_F(CoreTest, VersionShowsStaticInitAndConfig) {
-  std::string text = render(FS_FILE_VERSION);
-  EXPECT_EQ(text.rfind(std::string("forkscope ") + FS_VERSION + "\n", 0), 0u);
+  std::string text = render(FORKSCOPE_FILE_VERSION);
+  EXPECT_EQ(text.rfind(std::string("forkscope ") + FORKSCOPE_VERSION + "\n", 0), 0u);
   EXPECT_NE(text.find("kernel 6.1.0-test\n"), std::string::npos);
   EXPECT_NE(text.find("cxxrt_static_init ok\n"), std::string::npos);
   // glibc ran the host binary's constructors once; cxxrt was never asked to.
@@ -209,19 +209,19 @@ TEST_F(CoreTest, VersionShowsStaticInitAndConfig) {
 TEST(CoreInit, FailsCleanlyAtEveryAllocationPoint) {
   // Fail the 1st, then the 2nd, ... allocation until init succeeds; each
   // failure must return -ENOMEM and leave nothing allocated.
-  fs_cxxrt_stats before = rt_stats();
-  fs_core_config config = small_config();
+  forkscope_cxxrt_stats before = rt_stats();
+  forkscope_core_config config = small_config();
   int failures_seen = 0;
   for (int after = 0; after < 64; ++after) {
     host::fail_allocations(after, 1);
-    int err = fs_core_init(&config);
+    int err = forkscope_core_init(&config);
     host::fail_allocations(-1, 0);
     if (err == 0) {
-      fs_core_exit();
+      forkscope_core_exit();
       break;
     }
     ++failures_seen;
-    EXPECT_EQ(err, -FS_ENOMEM);
+    EXPECT_EQ(err, -FORKSCOPE_ENOMEM);
     EXPECT_EQ(rt_stats().live_allocs, before.live_allocs)
         << "leak after failing allocation " << after;
   }
@@ -230,34 +230,35 @@ TEST(CoreInit, FailsCleanlyAtEveryAllocationPoint) {
 }
 
 TEST(CoreInit, ExitReleasesEverythingEvenAfterTraffic) {
-  fs_cxxrt_stats before = rt_stats();
-  fs_core_config config = small_config();
-  ASSERT_EQ(fs_core_init(&config), 0);
+  forkscope_cxxrt_stats before = rt_stats();
+  forkscope_core_config config = small_config();
+  ASSERT_EQ(forkscope_core_init(&config), 0);
   int task = 0;
   unsigned long long now = 5;
   for (int i = 0; i < 100; ++i) simulate_fork(&task, 1, 2 + i, now);
-  render(FS_FILE_RECORDS);
-  fs_core_exit();
+  render(FORKSCOPE_FILE_RECORDS);
+  forkscope_core_exit();
   EXPECT_EQ(rt_stats().live_allocs, before.live_allocs);
   EXPECT_EQ(rt_stats().live_bytes, before.live_bytes);
 }
 
 TEST(CoreInit, RejectsABadConfiguration) {
-  fs_core_config config{100, 32, 4, 64};  // inflight slots must be a power of two
-  EXPECT_EQ(fs_core_init(&config), -FS_EINVAL);
+  forkscope_core_config config{100, 32, 4, 64};  // inflight slots must be a power of two
+  EXPECT_EQ(forkscope_core_init(&config), -FORKSCOPE_EINVAL);
 }
 
 TEST(CoreInit, EventsAndReadsBeforeInitAreHarmless) {
   unsigned char data[32] = {};
-  EXPECT_EQ(fs_core_on_entry(0, &data, data, nullptr, 1), 1);
+  EXPECT_EQ(forkscope_core_on_entry(0, &data, data, nullptr, 1), 1);
   on_return(0, data, 5, 0, nullptr, 2);
-  fs_text text{};
-  EXPECT_EQ(fs_core_render(FS_FILE_COUNTERS, nullptr, nullptr, 0, &text), -FS_EINVAL);
+  forkscope_text text{};
+  EXPECT_EQ(forkscope_core_render(FORKSCOPE_FILE_COUNTERS, nullptr, nullptr, 0, &text),
+            -FORKSCOPE_EINVAL);
   const char* why = nullptr;
-  EXPECT_EQ(fs_core_control("enable", 6, &why), -FS_EINVAL);
+  EXPECT_EQ(forkscope_core_control("enable", 6, &why), -FORKSCOPE_EINVAL);
   EXPECT_NE(why, nullptr);
   char buf[4096];
-  EXPECT_EQ(fs_core_consume(buf, sizeof(buf)), -FS_EINVAL);
+  EXPECT_EQ(forkscope_core_consume(buf, sizeof(buf)), -FORKSCOPE_EINVAL);
 }
 
 }  // namespace

@@ -11,41 +11,41 @@
 
 namespace {
 
-fs_cxxrt_stats stats() {
-  fs_cxxrt_stats s{};
-  fs_cxxrt_get_stats(&s);
+forkscope_cxxrt_stats stats() {
+  forkscope_cxxrt_stats s{};
+  forkscope_cxxrt_get_stats(&s);
   return s;
 }
 
 TEST(Cxxrt, CountsLiveAllocationsAndBytes) {
-  fs_cxxrt_stats before = stats();
-  void* a = fs_cxxrt_alloc(100, 16);
-  void* b = fs_cxxrt_alloc(28, 16);
+  forkscope_cxxrt_stats before = stats();
+  void* a = forkscope_cxxrt_alloc(100, 16);
+  void* b = forkscope_cxxrt_alloc(28, 16);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  fs_cxxrt_stats during = stats();
+  forkscope_cxxrt_stats during = stats();
   EXPECT_EQ(during.live_allocs, before.live_allocs + 2);
   EXPECT_EQ(during.live_bytes, before.live_bytes + 128);
-  fs_cxxrt_free(a);
-  fs_cxxrt_free(b);
-  fs_cxxrt_stats after = stats();
+  forkscope_cxxrt_free(a);
+  forkscope_cxxrt_free(b);
+  forkscope_cxxrt_stats after = stats();
   EXPECT_EQ(after.live_allocs, before.live_allocs);
   EXPECT_EQ(after.live_bytes, before.live_bytes);
   EXPECT_EQ(after.allocs, before.allocs + 2);
 }
 
 TEST(Cxxrt, HonoursLargeAlignment) {
-  for (fs_size_t align : {16u, 32u, 64u, 256u, 4096u}) {
-    void* p = fs_cxxrt_alloc(10, align);
+  for (forkscope_size_t align : {16u, 32u, 64u, 256u, 4096u}) {
+    void* p = forkscope_cxxrt_alloc(10, align);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % align, 0u) << "align " << align;
-    fs_cxxrt_free(p);
+    forkscope_cxxrt_free(p);
   }
 }
 
 TEST(Cxxrt, RejectsNonPowerOfTwoAlignment) {
-  fs_cxxrt_stats before = stats();
-  EXPECT_EQ(fs_cxxrt_alloc(10, 48), nullptr);
+  forkscope_cxxrt_stats before = stats();
+  EXPECT_EQ(forkscope_cxxrt_alloc(10, 48), nullptr);
   EXPECT_EQ(stats().alloc_failures, before.alloc_failures + 1);
 }
 
@@ -54,7 +54,7 @@ struct alignas(64) Wide {
 };
 
 TEST(Cxxrt, AllocCheckerReportsFailure) {
-  fs_cxxrt_stats before = stats();
+  forkscope_cxxrt_stats before = stats();
   host::fail_allocations(0, 1);
   ktl::AllocChecker ac;
   int* p = new (ac) int(5);
@@ -73,8 +73,8 @@ TEST(Cxxrt, AllocCheckerArrayOfOverAlignedTypeIsAligned) {
 }
 
 TEST(Cxxrt, NullFreeIsHarmless) {
-  fs_cxxrt_stats before = stats();
-  fs_cxxrt_free(nullptr);
+  forkscope_cxxrt_stats before = stats();
+  forkscope_cxxrt_free(nullptr);
   EXPECT_EQ(stats().bad_frees, before.bad_frees);
 }
 
@@ -82,13 +82,13 @@ TEST(Cxxrt, NullFreeIsHarmless) {
 TEST(CxxrtDeathTest, DoubleFreeIsCaughtAndLatchesFault) {
   EXPECT_EXIT(
       {
-        void* p = fs_cxxrt_alloc(8, 16);
-        fs_cxxrt_free(p);
-        fs_cxxrt_free(p);  // header magic now says freed
-        fs_cxxrt_stats s{};
-        fs_cxxrt_get_stats(&s);
+        void* p = forkscope_cxxrt_alloc(8, 16);
+        forkscope_cxxrt_free(p);
+        forkscope_cxxrt_free(p);  // header magic now says freed
+        forkscope_cxxrt_stats s{};
+        forkscope_cxxrt_get_stats(&s);
         bool warned = !host::take_warnings().empty();
-        std::exit(s.bad_frees == 1 && fs_cxxrt_faulted() && warned ? 0 : 1);
+        std::exit(s.bad_frees == 1 && forkscope_cxxrt_faulted() && warned ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
 }
@@ -101,9 +101,9 @@ TEST(CxxrtDeathTest, UncheckedAllocCheckerLatchesFault) {
           ktl::AllocChecker ac;
           p = new (ac) int(1);
         }  // destroyed without check()
-        fs_cxxrt_stats s{};
-        fs_cxxrt_get_stats(&s);
-        std::exit(s.unchecked_allocs == 1 && fs_cxxrt_faulted() && p != nullptr ? 0 : 1);
+        forkscope_cxxrt_stats s{};
+        forkscope_cxxrt_get_stats(&s);
+        std::exit(s.unchecked_allocs == 1 && forkscope_cxxrt_faulted() && p != nullptr ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
 }
@@ -114,16 +114,16 @@ void ctor_a() { g_order[g_order_len++] = 1; }
 void ctor_b() { g_order[g_order_len++] = 2; }
 
 TEST(Cxxrt, RunsConstructorsInOrderAndSkipsNulls) {
-  fs_ctor_fn table[] = {ctor_a, nullptr, ctor_b, ctor_a};
+  forkscope_ctor_fn table[] = {ctor_a, nullptr, ctor_b, ctor_a};
   g_order_len = 0;
-  fs_cxxrt_stats before = stats();
-  EXPECT_EQ(fs_cxxrt_run_ctors(table, table + 4), 3u);
+  forkscope_cxxrt_stats before = stats();
+  EXPECT_EQ(forkscope_cxxrt_run_ctors(table, table + 4), 3u);
   ASSERT_EQ(g_order_len, 3);
   EXPECT_EQ(g_order[0], 1);
   EXPECT_EQ(g_order[1], 2);
   EXPECT_EQ(g_order[2], 1);
   EXPECT_EQ(stats().ctors_run, before.ctors_run + 3);
-  EXPECT_EQ(fs_cxxrt_run_ctors(table, table), 0u);
+  EXPECT_EQ(forkscope_cxxrt_run_ctors(table, table), 0u);
 }
 
 }  // namespace

@@ -555,11 +555,11 @@ TEST(EngineInit, RejectsBadConfigs) {
   EngineConfig bad;
   bad.inflight_slots = 100;  // not a power of two
   Engine engine;
-  EXPECT_EQ(engine.init(bad), -FS_EINVAL);
+  EXPECT_EQ(engine.init(bad), -FORKSCOPE_EINVAL);
   EngineConfig zero;
   zero.ring_records = 0;
   Engine engine2;
-  EXPECT_EQ(engine2.init(zero), -FS_EINVAL);
+  EXPECT_EQ(engine2.init(zero), -FORKSCOPE_EINVAL);
 }
 
 }  // namespace

@@ -270,7 +270,7 @@ TEST(PredictRefusal, DebianUsernsCheckAsksTheInitialNamespace) {
   r.exit_signal = kSigchld;
   Prediction p;
   predict(r, c, &p);
-  EXPECT_EQ(p.error, -FS_EPERM);
+  EXPECT_EQ(p.error, -FORKSCOPE_EPERM);
   r.flags = forkscope::clone_flag::kNewuts;  // copy_namespaces asks ns_capable: allowed
   predict(r, c, &p);
   EXPECT_EQ(p.error, 0);
