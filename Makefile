@@ -28,10 +28,8 @@ check:
 
 # libFuzzer (clang) on the control/filter parsers and the core behind them.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := tests/fuzz/fuzz_control.cpp src/ktl/string_builder.cpp cxxrt/alloc.cpp \
-	cxxrt/operators.cpp $(addprefix src/core/,histogram.cpp creation.cpp control.cpp \
-	verdict.cpp stage_model.cpp record_ring.cpp engine.cpp format.cpp core_api.cpp) \
-	tests/host/platform_host.cpp
+include sources.mk
+FUZZ_SRCS := tests/fuzz/fuzz_control.cpp $(FORKSCOPE_CORE_SOURCES) tests/host/platform_host.cpp
 build/fuzz/fuzz_control: $(FUZZ_SRCS) $(wildcard include/*/*.h src/core/*.h)
 	mkdir -p build/fuzz
 	clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -48,12 +46,14 @@ debug-kernel:
 check-debug:
 	scripts/check-debug
 
-# Issue 6's storm and reload phases (STORM_SECONDS per window).
+# The storm: 4 vCPUs creating tasks every way while forkscope is read and
+# toggled, then load/unload cycles under load (STORM_SECONDS per window).
 STORM_SECONDS ?= 60
 storm: module selftests
 	scripts/storm --seconds $(STORM_SECONDS)
 
-# Issue 7's benchmark: boots the guest, writes BENCHMARKS.md and bench/*.svg
+# The benchmark: forkscope and its peers side by side in one guest boot, as
+# ratios to a baseline; writes BENCHMARKS.md and bench/*.svg
 # (BENCH_ROUNDS, BENCH_ITERS, ...: see scripts/bench).
 bench: module selftests
 	scripts/bench

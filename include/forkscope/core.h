@@ -12,9 +12,14 @@
 extern "C" {
 #endif
 
+/* The caller must look at the result (init, control and parse results). */
+#define FORKSCOPE_MUST_CHECK __attribute__((warn_unused_result))
+
 #define FORKSCOPE_VERSION "0.2.0"
 #define FORKSCOPE_COMM_LEN 16
 #define FORKSCOPE_ANCHOR_NAMES 3
+/* Anchors in the core's table (src/core/stage_model.h Anchor::kCount). */
+#define FORKSCOPE_ANCHOR_COUNT 38
 
 /* What a probe handler does for an anchor (see src/core/stage_model.h). */
 enum forkscope_anchor_role {
@@ -30,7 +35,7 @@ enum forkscope_anchor_role {
 struct forkscope_anchor_desc {
 	const char *names[FORKSCOPE_ANCHOR_NAMES];	/* newest name first; NULL-terminated */
 	int required;				/* refuse to load without it */
-	int role;				/* enum forkscope_anchor_role */
+	enum forkscope_anchor_role role;
 };
 
 /* How a creation entered the kernel. */
@@ -62,7 +67,7 @@ struct forkscope_caller_context {
 struct forkscope_creation_args {
 	forkscope_u64 flags;		/* kernel_clone_args.flags */
 	forkscope_u32 exit_signal;	/* kernel_clone_args.exit_signal */
-	int origin;		/* enum forkscope_origin */
+	enum forkscope_origin origin;
 	int kthread;		/* kernel_clone_args.kthread */
 	int io_thread;		/* kernel_clone_args.io_thread */
 	int has_fn;		/* kernel_clone_args.fn != NULL */
@@ -73,15 +78,30 @@ struct forkscope_creation_args {
 	const char *filename;	/* FORKSCOPE_ROLE_EXEC_FILENAME: the file's name */
 };
 
-/*
- * What copy_process did, read by the glue at its successful return: bit
- * per resource (the core's Resource order: mm, files, fs, sighand, signal,
- * sysvsem, io, nsproxy, uts, ipc, mnt, pid_for_children, net, cgroup,
- * time_for_children).
- */
+/* Bits of forkscope_observation's masks, in the core's Resource order. */
+enum forkscope_resource_bit {
+	FORKSCOPE_RES_MM,
+	FORKSCOPE_RES_FILES,
+	FORKSCOPE_RES_FS,
+	FORKSCOPE_RES_SIGHAND,
+	FORKSCOPE_RES_SIGNAL,
+	FORKSCOPE_RES_SYSVSEM,
+	FORKSCOPE_RES_IO,
+	FORKSCOPE_RES_NSPROXY,
+	FORKSCOPE_RES_UTS,
+	FORKSCOPE_RES_IPC,
+	FORKSCOPE_RES_MNT,
+	FORKSCOPE_RES_PID_FOR_CHILDREN,
+	FORKSCOPE_RES_NET,
+	FORKSCOPE_RES_CGROUP,
+	FORKSCOPE_RES_TIME_FOR_CHILDREN,
+	FORKSCOPE_RES_COUNT,
+};
+
+/* What copy_process did, read by the glue at its successful return. */
 struct forkscope_observation {
-	forkscope_u32 same_mask;		/* child's pointer == parent's */
-	forkscope_u32 child_null_mask;		/* child's pointer is NULL */
+	forkscope_u32 same_mask;		/* bit per resource: child's pointer == parent's */
+	forkscope_u32 child_null_mask;		/* bit per resource: child's pointer is NULL */
 	int same_thread_group;		/* child tgid == caller tgid */
 	int parent_is_caller;		/* child real_parent == current */
 	int parent_is_callers_parent;	/* child real_parent == current->real_parent */
@@ -117,7 +137,7 @@ void forkscope_core_anchor_describe(unsigned int anchor, struct forkscope_anchor
 forkscope_size_t forkscope_core_probe_data_size(void);
 
 /* Creates the core's state. May sleep. 0 or -errno (with a log line saying why). */
-int forkscope_core_init(const struct forkscope_core_config *config);
+FORKSCOPE_MUST_CHECK int forkscope_core_init(const struct forkscope_core_config *config);
 /* Frees everything; probes must already be unregistered. May sleep. */
 void forkscope_core_exit(void);
 /* Bit per anchor whose probe is registered (for the stage map). May sleep. */
@@ -168,17 +188,20 @@ struct forkscope_text {
  * Renders a file into memory the core allocates (free with forkscope_core_text_free).
  * probes: indexed by anchor, nr_probes = forkscope_core_anchor_count(). May sleep.
  */
-int forkscope_core_render(enum forkscope_file file, const struct forkscope_build_info *info,
-		   const struct forkscope_probe_health *probes, unsigned int nr_probes,
-		   struct forkscope_text *out);
+FORKSCOPE_MUST_CHECK int forkscope_core_render(enum forkscope_file file,
+						const struct forkscope_build_info *info,
+						const struct forkscope_probe_health *probes,
+						unsigned int nr_probes, struct forkscope_text *out);
 void forkscope_core_text_free(struct forkscope_text *text);
 
 /*
  * Applies a control or filter write; 0, or -FORKSCOPE_EINVAL with *why saying what
  * was wrong (state unchanged). Callers serialize writes. May sleep.
  */
-int forkscope_core_control(const char *input, forkscope_size_t length, const char **why);
-int forkscope_core_set_filter(const char *input, forkscope_size_t length, const char **why);
+FORKSCOPE_MUST_CHECK int forkscope_core_control(const char *input, forkscope_size_t length,
+					   const char **why);
+FORKSCOPE_MUST_CHECK int forkscope_core_set_filter(const char *input, forkscope_size_t length,
+					      const char **why);
 
 /*
  * trace_pipe: formats whole trace lines of unread records into buf, oldest

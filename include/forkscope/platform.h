@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The one door between the C++ core and the kernel: every kernel service the
- * core uses is a function here, implemented by src/glue/platform.c in the
- * module and by tests/host/platform_host.cpp in the host test binary.
+ * core uses is a function here, implemented by the glue (src/glue/platform.c,
+ * and src/glue/debugfs.c for forkscope_platform_notify_readers) in the module
+ * and by tests/host/platform_host.cpp in the host test binary.
  *
  * Contexts: "may sleep" = process context only, never from a probe handler;
  * "probe" = safe in kprobe/kretprobe handlers (preemption disabled, no
@@ -21,17 +22,35 @@ typedef __UINT32_TYPE__ forkscope_u32;
 typedef long long forkscope_s64;
 typedef __SIZE_TYPE__ forkscope_size_t;
 
-/* Errno values the core returns; equal to the kernel's (uapi/asm-generic/errno-base.h). */
+/*
+ * Errno values the core returns or recognizes; equal to the kernel's
+ * (asm-generic/errno-base.h, errno.h, linux/errno.h), checked by the glue.
+ */
 enum forkscope_errno {
 	FORKSCOPE_EPERM = 1,
 	FORKSCOPE_ENOENT = 2,
+	FORKSCOPE_EINTR = 4,
+	FORKSCOPE_E2BIG = 7,
+	FORKSCOPE_ENOEXEC = 8,
+	FORKSCOPE_EBADF = 9,
 	FORKSCOPE_EAGAIN = 11,
 	FORKSCOPE_ENOMEM = 12,
 	FORKSCOPE_EACCES = 13,
+	FORKSCOPE_EFAULT = 14,
 	FORKSCOPE_EBUSY = 16,
+	FORKSCOPE_EEXIST = 17,
+	FORKSCOPE_ENOTDIR = 20,
+	FORKSCOPE_EISDIR = 21,
 	FORKSCOPE_EINVAL = 22,
+	FORKSCOPE_EMFILE = 24,
+	FORKSCOPE_ETXTBSY = 26,
 	FORKSCOPE_ENOSPC = 28,
 	FORKSCOPE_ERANGE = 34,
+	FORKSCOPE_ENAMETOOLONG = 36,
+	FORKSCOPE_ELOOP = 40,
+	FORKSCOPE_EUSERS = 87,
+	FORKSCOPE_EOPNOTSUPP = 95,
+	FORKSCOPE_ERESTARTNOINTR = 513,
 };
 
 /* printk levels, equal to the kernel's. */
@@ -71,21 +90,15 @@ void forkscope_platform_log(enum forkscope_log_level level, const char *text);
 void forkscope_platform_warn(const char *what);
 
 /*
- * Waits until every probe handler that was running when it was called has
- * returned (synchronize_rcu: handlers run with preemption disabled).
- * May sleep.
- */
-void forkscope_platform_synchronize_probes(void);
-
-/*
  * Wakes trace_pipe readers (deferred through irq_work, so it takes no lock
  * in the caller's context). Probe.
  */
 void forkscope_platform_notify_readers(void);
 
 /*
- * Spin locks with interrupts saved and disabled, for state shared between
- * probe handlers and readers. The lock object is opaque to the core.
+ * Raw spin locks (they never sleep, even on PREEMPT_RT) with interrupts
+ * saved and disabled, for state shared between probe handlers and
+ * writers. The lock object is opaque to the core.
  * create: may sleep, returns NULL on failure. lock/unlock: any.
  */
 struct forkscope_spinlock;

@@ -50,6 +50,17 @@ class Atomic {
   T value_;
 };
 
+// READ_ONCE/WRITE_ONCE: a plain-sized access the compiler may not tear,
+// merge or reorder with other once-accesses; no ordering with the CPU.
+template <typename T>
+inline T read_once(const T& field) {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+template <typename T>
+inline void write_once(T& field, T value) {
+  __atomic_store_n(&field, value, __ATOMIC_RELAXED);
+}
+
 // A counter written by one CPU at a time (its owner, preemption off) and read
 // by anyone: relaxed load/store, no locked instruction on the hot path.
 class OwnedCounter {

@@ -18,13 +18,9 @@ struct nothrow_t {
 extern const nothrow_t nothrow;
 }  // namespace std
 
-void* operator new(__SIZE_TYPE__ size);
-void* operator new[](__SIZE_TYPE__ size);
 void* operator new(__SIZE_TYPE__ size, const std::nothrow_t&) noexcept;
 void* operator new[](__SIZE_TYPE__ size, const std::nothrow_t&) noexcept;
-void* operator new(__SIZE_TYPE__ size, std::align_val_t align);
 void* operator new(__SIZE_TYPE__ size, std::align_val_t align, const std::nothrow_t&) noexcept;
-void* operator new[](__SIZE_TYPE__ size, std::align_val_t align);
 void* operator new[](__SIZE_TYPE__ size, std::align_val_t align, const std::nothrow_t&) noexcept;
 void operator delete(void* ptr) noexcept;
 void operator delete[](void* ptr) noexcept;

@@ -41,8 +41,10 @@ void append_filter(ktl::StringBuilder& out, const Filter& filter);
 // Parse results: 0, or -FORKSCOPE_EINVAL with *why set to a static message that
 // says what was wrong (for the pr_warn). input need not be NUL-terminated;
 // length may be 0. Inputs longer than 256 bytes are rejected.
-int parse_control(const char* input, ktl::size_t length, ControlCommand* out, const char** why);
-int parse_filter(const char* input, ktl::size_t length, Filter* out, const char** why);
+[[nodiscard]] int parse_control(const char* input, ktl::size_t length, ControlCommand* out,
+                                const char** why);
+[[nodiscard]] int parse_filter(const char* input, ktl::size_t length, Filter* out,
+                               const char** why);
 
 }  // namespace forkscope
 

@@ -42,6 +42,46 @@ ktl::Atomic<Engine*> g_engine;
 
 static_assert(sizeof(ProbeData) <= 32, "kretprobe instance data stays small");
 
+// Every value that crosses the C/C++ door means the same on both sides.
+constexpr bool same(int c_value, AnchorRole role) { return c_value == static_cast<int>(role); }
+static_assert(same(FORKSCOPE_ROLE_CREATION_START, AnchorRole::kCreationStart) &&
+                  same(FORKSCOPE_ROLE_COPY_PROCESS, AnchorRole::kCopyProcess) &&
+                  same(FORKSCOPE_ROLE_STEP, AnchorRole::kStep) &&
+                  same(FORKSCOPE_ROLE_EXEC_START, AnchorRole::kExecStart) &&
+                  same(FORKSCOPE_ROLE_EXEC_FILENAME, AnchorRole::kExecFilename) &&
+                  same(FORKSCOPE_ROLE_EXIT, AnchorRole::kExit),
+              "enum forkscope_anchor_role is AnchorRole");
+constexpr bool same(int c_value, Origin origin) { return c_value == static_cast<int>(origin); }
+static_assert(same(FORKSCOPE_ORIGIN_UNKNOWN, Origin::kUnknown) &&
+                  same(FORKSCOPE_ORIGIN_FORK, Origin::kSysFork) &&
+                  same(FORKSCOPE_ORIGIN_VFORK, Origin::kSysVfork) &&
+                  same(FORKSCOPE_ORIGIN_CLONE, Origin::kSysClone) &&
+                  same(FORKSCOPE_ORIGIN_CLONE3, Origin::kSysClone3) &&
+                  same(FORKSCOPE_ORIGIN_KERNEL, Origin::kKernel),
+              "enum forkscope_origin is Origin");
+constexpr bool same(int c_value, Resource resource) {
+  return c_value == static_cast<int>(resource);
+}
+static_assert(
+    same(FORKSCOPE_RES_MM, Resource::kMm) && same(FORKSCOPE_RES_FILES, Resource::kFiles) &&
+        same(FORKSCOPE_RES_FS, Resource::kFs) && same(FORKSCOPE_RES_SIGHAND, Resource::kSighand) &&
+        same(FORKSCOPE_RES_SIGNAL, Resource::kSignal) &&
+        same(FORKSCOPE_RES_SYSVSEM, Resource::kSysvsem) && same(FORKSCOPE_RES_IO, Resource::kIo) &&
+        same(FORKSCOPE_RES_NSPROXY, Resource::kNsproxy) &&
+        same(FORKSCOPE_RES_UTS, Resource::kUtsNs) && same(FORKSCOPE_RES_IPC, Resource::kIpcNs) &&
+        same(FORKSCOPE_RES_MNT, Resource::kMntNs) &&
+        same(FORKSCOPE_RES_PID_FOR_CHILDREN, Resource::kPidNsForChildren) &&
+        same(FORKSCOPE_RES_NET, Resource::kNetNs) &&
+        same(FORKSCOPE_RES_CGROUP, Resource::kCgroupNs) &&
+        same(FORKSCOPE_RES_TIME_FOR_CHILDREN, Resource::kTimeNsForChildren) &&
+        same(FORKSCOPE_RES_COUNT, Resource::kCount),
+    "enum forkscope_resource_bit is Resource");
+static_assert(kResourceCount <= 32, "resource masks are 32-bit");
+static_assert(FORKSCOPE_COMM_LEN == kCommLength, "comm lengths agree");
+static_assert(FORKSCOPE_ANCHOR_COUNT == kAnchorCount, "core.h counts the anchor table");
+static_assert(kAnchorCount <= 64, "the glue keeps anchor sets in 64-bit masks");
+static_assert(FORKSCOPE_ANCHOR_NAMES == ktl::size(AnchorInfo{}.names), "anchor name slots agree");
+
 FORKSCOPE_PROBE_CONTEXT Engine* live_engine() {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   if (engine == nullptr || forkscope_cxxrt_faulted()) return nullptr;
@@ -52,9 +92,8 @@ FORKSCOPE_PROBE_CONTEXT CreationArgs to_creation_args(const forkscope_creation_a
   CreationArgs out;
   out.request.flags = in.flags;
   out.request.exit_signal = in.exit_signal;
-  out.request.origin = in.origin >= FORKSCOPE_ORIGIN_UNKNOWN && in.origin <= FORKSCOPE_ORIGIN_KERNEL
-                           ? static_cast<Origin>(in.origin)
-                           : Origin::kUnknown;
+  out.request.origin =
+      in.origin <= FORKSCOPE_ORIGIN_KERNEL ? static_cast<Origin>(in.origin) : Origin::kUnknown;
   out.request.kthread = in.kthread != 0;
   out.request.io_thread = in.io_thread != 0;
   out.request.has_fn = in.has_fn != 0;
@@ -91,70 +130,6 @@ FORKSCOPE_PROBE_CONTEXT Observation to_observation(const forkscope_observation& 
   return out;
 }
 
-// Growable output for forkscope_core_render: sized up front from the content,
-// doubled and re-rendered in the rare case the estimate was short.
-template <typename RenderFn>
-int render_into(forkscope_text* out, ktl::size_t estimate, RenderFn render) {
-  for (ktl::size_t size = estimate; size <= (ktl::size_t{256} << 20); size *= 2) {
-    ktl::AllocChecker ac;
-    char* buffer = new (ac) char[size];
-    if (!ac.check()) return -FORKSCOPE_ENOMEM;
-    ktl::StringBuilder builder(buffer, size);
-    render(builder);
-    if (!builder.truncated()) {
-      out->data = buffer;
-      out->length = builder.length();
-      return 0;
-    }
-    delete[] buffer;
-  }
-  return -FORKSCOPE_ENOSPC;
-}
-
-template <typename T>
-class ScopedArray {
- public:
-  explicit ScopedArray(ktl::size_t n) {
-    ktl::AllocChecker ac;
-    data_ = new (ac) T[n];
-    if (!ac.check()) data_ = nullptr;
-  }
-  ~ScopedArray() { delete[] data_; }
-  ScopedArray(const ScopedArray&) = delete;
-  ScopedArray& operator=(const ScopedArray&) = delete;
-  T* get() { return data_; }
-
- private:
-  T* data_;
-};
-
-void append_version(ktl::StringBuilder& out, const forkscope_build_info& info,
-                    const Engine& engine) {
-  struct forkscope_cxxrt_stats rt;
-  forkscope_cxxrt_get_stats(&rt);
-  out.append("forkscope ").append(FORKSCOPE_VERSION).append_char('\n');
-  out.append("kernel ").append(info.kernel_release).append_char('\n');
-  out.append("built_for ").append(info.built_for).append_char('\n');
-  out.append("compiler ").append(info.compiler).append_char('\n');
-  out.append("cxx_standard ").append_u64(__cplusplus).append_char('\n');
-  out.append("cxxrt_ctors_run ").append_u64(rt.ctors_run).append_char('\n');
-  out.append("cxxrt_ctors_by ").append(rt.ctors_by_kernel ? "kernel" : "cxxrt").append_char('\n');
-  out.append("cxxrt_static_init_runs ")
-      .append_u64(static_cast<ktl::u64>(StaticInitWitness::constructions()))
-      .append_char('\n');
-  out.append("cxxrt_static_init ").append(g_static_init_witness.ran() ? "ok" : "missing");
-  out.append_char('\n');
-  out.append("cxxrt_live_allocs ").append_u64(rt.live_allocs).append_char('\n');
-  out.append("cxxrt_live_bytes ").append_u64(rt.live_bytes).append_char('\n');
-  out.append("cxxrt_alloc_failures ").append_u64(rt.alloc_failures).append_char('\n');
-  out.append("cxxrt_faulted ").append_u64(forkscope_cxxrt_faulted() ? 1 : 0).append_char('\n');
-  const EngineConfig& config = engine.config();
-  out.append("cpus ").append_u64(config.nr_cpus).append_char('\n');
-  out.append("inflight_slots ").append_u64(config.inflight_slots).append_char('\n');
-  out.append("ring_records_per_cpu ").append_u64(config.ring_records).append_char('\n');
-  out.append("top_n ").append_u64(config.top_n).append_char('\n');
-}
-
 }  // namespace
 }  // namespace forkscope
 
@@ -167,7 +142,7 @@ extern "C" void forkscope_core_anchor_describe(unsigned int anchor,
   const AnchorInfo& info = anchor_info(static_cast<Anchor>(anchor < kAnchorCount ? anchor : 0));
   for (int i = 0; i < FORKSCOPE_ANCHOR_NAMES; ++i) out->names[i] = info.names[i];
   out->required = info.required ? 1 : 0;
-  out->role = static_cast<int>(info.role);
+  out->role = static_cast<forkscope_anchor_role>(info.role);
 }
 
 extern "C" forkscope_size_t forkscope_core_probe_data_size(void) { return sizeof(ProbeData); }
@@ -245,96 +220,13 @@ extern "C" int forkscope_core_render(enum forkscope_file file,
   out->length = 0;
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   if (engine == nullptr) return -FORKSCOPE_EINVAL;
-  switch (file) {
-    case FORKSCOPE_FILE_VERSION:
-      return render_into(out, 2048,
-                         [&](ktl::StringBuilder& b) { append_version(b, *info, *engine); });
-    case FORKSCOPE_FILE_COUNTERS: {
-      EngineCounters counters = engine->counters();
-      return render_into(out, 4096 + nr_probes * 128, [&](ktl::StringBuilder& b) {
-        append_counters(b, counters, probes, nr_probes, engine->enabled(), engine->sample_every(),
-                        engine->filter());
-      });
-    }
-    case FORKSCOPE_FILE_STAGES: {
-      EngineCounters counters = engine->counters();
-      return render_into(out, 16384, [&](ktl::StringBuilder& b) {
-        append_stage_map(b, counters, probes, nr_probes, engine->available_anchors());
-      });
-    }
-    case FORKSCOPE_FILE_STATS:
-    case FORKSCOPE_FILE_HIST: {
-      ScopedArray<StatsSnapshot> stats(1);
-      ScopedArray<HistogramSnapshot> scratch(1);
-      if (stats.get() == nullptr || scratch.get() == nullptr) return -FORKSCOPE_ENOMEM;
-      engine->collect_stats(stats.get());
-      if (file == FORKSCOPE_FILE_STATS) {
-        return render_into(out, 64 * 1024, [&](ktl::StringBuilder& b) {
-          append_stats(b, *stats.get(), scratch.get());
-        });
-      }
-      return render_into(out, 64 * 1024, [&](ktl::StringBuilder& b) {
-        append_histograms(b, *stats.get(), scratch.get());
-      });
-    }
-    case FORKSCOPE_FILE_TRACE:
-    case FORKSCOPE_FILE_RECORDS:
-    case FORKSCOPE_FILE_SLOWEST: {
-      ktl::size_t capacity =
-          file == FORKSCOPE_FILE_SLOWEST
-              ? static_cast<ktl::size_t>(engine->config().top_n) * engine->config().nr_cpus
-              : engine->ring_capacity_total();
-      ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
-      if (file == FORKSCOPE_FILE_SLOWEST) {
-        ktl::size_t n = engine->collect_slowest(records.get(), capacity);
-        return render_into(out, 512 + n * (kTraceLineMax + kStageCount * 64),
-                           [&](ktl::StringBuilder& b) { append_slowest(b, records.get(), n); });
-      }
-      ktl::size_t n = engine->collect_records(records.get(), capacity);
-      bool json = file == FORKSCOPE_FILE_RECORDS;
-      return render_into(out, 64 + n * (json ? kJsonLineMax : kTraceLineMax),
-                         [&](ktl::StringBuilder& b) {
-                           for (ktl::size_t i = 0; i < n; ++i) {
-                             if (json) {
-                               append_json_line(b, records.get()[i]);
-                             } else {
-                               append_trace_line(b, records.get()[i]);
-                             }
-                           }
-                         });
-    }
-    case FORKSCOPE_FILE_VERDICTS: {
-      EngineCounters counters = engine->counters();
-      ktl::size_t capacity = engine->mismatch_capacity_total();
-      ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
-      ktl::size_t n = engine->collect_mismatches(records.get(), capacity);
-      return render_into(out, 1024 + n * (kTraceLineMax + 1024), [&](ktl::StringBuilder& b) {
-        append_verdicts(b, counters, records.get(), n);
-      });
-    }
-    case FORKSCOPE_FILE_SPAWNS: {
-      ktl::size_t capacity = engine->ring_capacity_total();
-      ScopedArray<Record> records(capacity);
-      if (records.get() == nullptr) return -FORKSCOPE_ENOMEM;
-      ktl::size_t n = engine->collect_records(records.get(), capacity);
-      return render_into(out, 512 + n * kTraceLineMax,
-                         [&](ktl::StringBuilder& b) { append_spawns(b, records.get(), n); });
-    }
-    case FORKSCOPE_FILE_CONTROL:
-      return render_into(out, 256, [&](ktl::StringBuilder& b) {
-        b.append(engine->enabled() ? "enabled" : "disabled");
-        b.append(" sample ").append_u64(engine->sample_every()).append_char('\n');
-        b.append("# write: enable | disable | reset | sample N\n");
-      });
-    case FORKSCOPE_FILE_FILTER:
-      return render_into(out, 256, [&](ktl::StringBuilder& b) {
-        append_filter(b, engine->filter());
-        b.append_char('\n');
-      });
-  }
-  return -FORKSCOPE_EINVAL;
+  RenderSources sources{*engine,
+                        info,
+                        probes,
+                        nr_probes,
+                        StaticInitWitness::constructions(),
+                        g_static_init_witness.ran()};
+  return render_file(file, sources, out);
 }
 
 extern "C" void forkscope_core_text_free(struct forkscope_text* text) {

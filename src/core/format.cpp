@@ -2,9 +2,13 @@
 // Renders records, statistics and the stage map as text and JSON Lines.
 #include "format.h"
 
+#include <forkscope/cxxrt.h>
+#include <ktl/alloc_checker.h>
+#include <ktl/unique_ptr.h>
 #include <ktl/utility.h>
 
 #include "histogram.h"
+#include "json_writer.h"
 
 namespace forkscope {
 namespace {
@@ -39,7 +43,7 @@ bool stage_ran(const Partition& partition, Stage stage) {
 }
 
 void append_result(ktl::StringBuilder& out, const Record& record) {
-  if (record.ret > 0) {
+  if (record.succeeded()) {
     out.append_s64(record.ret);
   } else {
     out.append_char('-');
@@ -60,13 +64,29 @@ void append_errno_name(ktl::StringBuilder& out, ktl::s64 error) {
     const char* name;
   };
   static constexpr Name kNames[] = {
-      {1, "EPERM"},    {2, "ENOENT"},        {4, "EINTR"},
-      {7, "E2BIG"},    {8, "ENOEXEC"},       {11, "EAGAIN"},
-      {12, "ENOMEM"},  {20, "ENOTDIR"},      {21, "EISDIR"},
-      {26, "ETXTBSY"}, {36, "ENAMETOOLONG"}, {40, "ELOOP"},
-      {13, "EACCES"},  {14, "EFAULT"},       {16, "EBUSY"},
-      {17, "EEXIST"},  {22, "EINVAL"},       {24, "EMFILE"},
-      {28, "ENOSPC"},  {87, "EUSERS"},       {513, "ERESTARTNOINTR"},
+      {FORKSCOPE_EPERM, "EPERM"},
+      {FORKSCOPE_ENOENT, "ENOENT"},
+      {FORKSCOPE_EINTR, "EINTR"},
+      {FORKSCOPE_E2BIG, "E2BIG"},
+      {FORKSCOPE_ENOEXEC, "ENOEXEC"},
+      {FORKSCOPE_EBADF, "EBADF"},
+      {FORKSCOPE_EAGAIN, "EAGAIN"},
+      {FORKSCOPE_ENOMEM, "ENOMEM"},
+      {FORKSCOPE_EACCES, "EACCES"},
+      {FORKSCOPE_EFAULT, "EFAULT"},
+      {FORKSCOPE_EBUSY, "EBUSY"},
+      {FORKSCOPE_EEXIST, "EEXIST"},
+      {FORKSCOPE_ENOTDIR, "ENOTDIR"},
+      {FORKSCOPE_EISDIR, "EISDIR"},
+      {FORKSCOPE_EINVAL, "EINVAL"},
+      {FORKSCOPE_EMFILE, "EMFILE"},
+      {FORKSCOPE_ETXTBSY, "ETXTBSY"},
+      {FORKSCOPE_ENOSPC, "ENOSPC"},
+      {FORKSCOPE_ENAMETOOLONG, "ENAMETOOLONG"},
+      {FORKSCOPE_ELOOP, "ELOOP"},
+      {FORKSCOPE_EUSERS, "EUSERS"},
+      {FORKSCOPE_EOPNOTSUPP, "EOPNOTSUPP"},
+      {FORKSCOPE_ERESTARTNOINTR, "ERESTARTNOINTR"},
   };
   for (const Name& name : kNames) {
     if (name.value == error) {
@@ -145,61 +165,61 @@ void append_spawn_trace_line(ktl::StringBuilder& out, const Record& record) {
   out.append_char('\n');
 }
 
+// errno as its name for a negative result, else null.
+void errno_field(JsonObject& json, const char* name, ktl::s64 ret) {
+  if (ret >= 0) {
+    json.null_field(name);
+    return;
+  }
+  ktl::StringBuilder& out = json.raw_field(name);
+  out.append_char('"');
+  append_errno_name(out, -ret);
+  out.append_char('"');
+}
+
+// "stages":{"name":ns,...} for the stages that ran, in display order.
+template <typename Order>
+void stages_field(JsonObject& json, const Partition& partition, ktl::size_t count, Order order) {
+  JsonObject stages(json.object_field("stages"));
+  for (ktl::size_t i = 0; i < count; ++i) {
+    Stage stage = order(i);
+    if (stage_ran(partition, stage))
+      stages.field(stage_info(stage).name, stage_ns(partition, stage));
+  }
+  stages.close();
+}
+
 void append_exec_json_line(ktl::StringBuilder& out, const Record& record) {
   Partition partition;
   compute_record_partition(record, &partition);
-  out.append("{\"seq\":").append_u64(record.seq);
-  out.append(",\"event\":\"exec\",\"kind\":\"exec\",\"pid\":").append_s64(record.parent_pid);
-  out.append(",\"tgid\":").append_s64(record.parent_tgid);
-  out.append(",\"comm\":\"").append_json_escaped(record.comm);
-  out.append("\",\"old_comm\":\"").append_json_escaped(record.comm);
-  out.append("\",\"new_comm\":\"").append_json_escaped(record.ret == 0 ? record.exec.new_comm : "");
-  out.append("\",\"filename\":\"").append_json_escaped(record.exec.filename);
-  out.append("\",\"ret\":").append_s64(record.ret);
-  out.append(",\"errno\":");
-  if (record.ret < 0) {
-    out.append_char('"');
-    append_errno_name(out, -record.ret);
-    out.append_char('"');
-  } else {
-    out.append("null");
-  }
-  out.append(",\"cpu_start\":").append_u64(record.cpu_start);
-  out.append(",\"cpu_end\":").append_u64(record.cpu_end);
-  out.append(",\"start_ns\":").append_u64(record.exec.start_ns);
-  out.append(",\"stages\":{");
-  bool first = true;
-  for (ktl::size_t i = 0; i < kStageCount; ++i) {
-    Stage stage = exec_display_order(i);
-    if (!stage_ran(partition, stage)) continue;
-    if (!first) out.append_char(',');
-    first = false;
-    out.append_char('"').append(stage_info(stage).name).append("\":");
-    out.append_u64(stage_ns(partition, stage));
-  }
-  out.append("},\"total_ns\":").append_u64(partition.total_ns);
-  out.append(",\"events\":").append_u64(record.exec.event_count);
-  out.append(",\"events_dropped\":").append_u64(record.exec.events_dropped);
-  out.append(",\"anomalies\":").append_u64(partition.dropped_boundaries);
-  out.append("}\n");
+  JsonObject json(out);
+  json.field("seq", record.seq).field("event", "exec").field("kind", "exec");
+  json.field("pid", record.parent_pid).field("tgid", record.parent_tgid);
+  json.field("comm", record.comm).field("old_comm", record.comm);
+  json.field("new_comm", record.ret == 0 ? record.exec.new_comm : "");
+  json.field("filename", record.exec.filename).field("ret", record.ret);
+  errno_field(json, "errno", record.ret);
+  json.field("cpu_start", ktl::u64{record.cpu_start}).field("cpu_end", ktl::u64{record.cpu_end});
+  json.field("start_ns", record.exec.start_ns);
+  stages_field(json, partition, kStageCount, exec_display_order);
+  json.field("total_ns", partition.total_ns);
+  json.field("events", ktl::u64{record.exec.event_count});
+  json.field("events_dropped", ktl::u64{record.exec.events_dropped});
+  json.field("anomalies", ktl::u64{partition.dropped_boundaries});
+  json.close(true);
 }
 
 void append_spawn_json_line(ktl::StringBuilder& out, const Record& record) {
   const SpawnFacts& spawn = record.spawn;
-  out.append("{\"seq\":").append_u64(record.seq);
-  out.append(",\"event\":\"spawn\",\"kind\":\"").append(kind_name(spawn.fork_kind));
-  out.append("\",\"parent_pid\":").append_s64(record.parent_pid);
-  out.append(",\"parent_tgid\":").append_s64(record.parent_tgid);
-  out.append(",\"comm\":\"").append_json_escaped(record.comm);
-  out.append("\",\"child_pid\":").append_s64(record.child_pid);
-  out.append(",\"exited\":").append(spawn.exited ? "true" : "false");
-  out.append(",\"filename\":\"").append_json_escaped(record.exec.filename);
-  out.append("\",\"fork_start_ns\":").append_u64(spawn.fork_start_ns);
-  out.append(",\"forked_ns\":").append_u64(spawn.forked_ns);
-  out.append(",\"exec_start_ns\":").append_u64(spawn.exec_start_ns);
-  out.append(",\"end_ns\":").append_u64(spawn.end_ns);
-  out.append(",\"total_ns\":").append_u64(spawn.end_ns - spawn.fork_start_ns);
-  out.append("}\n");
+  JsonObject json(out);
+  json.field("seq", record.seq).field("event", "spawn").field("kind", kind_name(spawn.fork_kind));
+  json.field("parent_pid", record.parent_pid).field("parent_tgid", record.parent_tgid);
+  json.field("comm", record.comm).field("child_pid", record.child_pid);
+  json.field("exited", spawn.exited).field("filename", record.exec.filename);
+  json.field("fork_start_ns", spawn.fork_start_ns).field("forked_ns", spawn.forked_ns);
+  json.field("exec_start_ns", spawn.exec_start_ns).field("end_ns", spawn.end_ns);
+  json.field("total_ns", spawn.end_ns - spawn.fork_start_ns);
+  json.close(true);
 }
 
 }  // namespace
@@ -252,29 +272,21 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
   if (record.event == EventType::kSpawn) return append_spawn_json_line(out, record);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
-  out.append("{\"seq\":").append_u64(record.seq);
-  out.append(",\"event\":\"fork\",\"kind\":\"").append(kind_name(record.kind));
-  out.append("\",\"origin\":\"").append(origin_name(record.request.origin));
-  out.append("\",\"flags\":\"");
-  append_clone_flags(out, record.request.flags, record.request.exit_signal);
-  out.append("\",\"flags_raw\":").append_u64(record.request.flags);
-  out.append(",\"exit_signal\":").append_u64(record.request.exit_signal);
-  out.append(",\"parent_pid\":").append_s64(record.parent_pid);
-  out.append(",\"parent_tgid\":").append_s64(record.parent_tgid);
-  out.append(",\"comm\":\"").append_json_escaped(record.comm);
-  out.append("\",\"child_pid\":").append_s64(record.ret > 0 ? record.child_pid : 0);
-  out.append(",\"ret\":").append_s64(record.ret);
-  out.append(",\"errno\":");
-  if (record.ret < 0) {
-    out.append_char('"');
-    append_errno_name(out, -record.ret);
-    out.append_char('"');
-  } else {
-    out.append("null");
+  JsonObject json(out);
+  json.field("seq", record.seq).field("event", "fork").field("kind", kind_name(record.kind));
+  json.field("origin", origin_name(record.request.origin));
+  {
+    ktl::StringBuilder& flags = json.raw_field("flags");
+    flags.append_char('"');
+    append_clone_flags(flags, record.request.flags, record.request.exit_signal);
+    flags.append_char('"');
   }
-  out.append(",\"cpu_start\":").append_u64(record.cpu_start);
-  out.append(",\"cpu_end\":").append_u64(record.cpu_end);
-  out.append(",\"start_ns\":");
+  json.field("flags_raw", record.request.flags).field("exit_signal", record.request.exit_signal);
+  json.field("parent_pid", record.parent_pid).field("parent_tgid", record.parent_tgid);
+  json.field("comm", record.comm);
+  json.field("child_pid", record.succeeded() ? record.child_pid : 0).field("ret", record.ret);
+  errno_field(json, "errno", record.ret);
+  json.field("cpu_start", ktl::u64{record.cpu_start}).field("cpu_end", ktl::u64{record.cpu_end});
   ktl::u64 start = 0;
   for (int b = 0; b < kBoundaryCount; ++b) {
     if (record.present & (ktl::u64{1} << b)) {
@@ -282,39 +294,33 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
       break;
     }
   }
-  out.append_u64(start);
-  out.append(",\"stages\":{");
-  bool first = true;
-  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) {
-    auto stage = static_cast<Stage>(s);
-    if (!stage_ran(partition, stage)) continue;
-    if (!first) out.append_char(',');
-    first = false;
-    out.append_char('"').append(stage_info(stage).name).append("\":");
-    out.append_u64(stage_ns(partition, stage));
+  json.field("start_ns", start);
+  stages_field(json, partition, static_cast<ktl::size_t>(kCopyProcessLast) + 1,
+               [](ktl::size_t i) { return static_cast<Stage>(i); });
+  json.field("copy_process_ns", partition.copy_process_ns);
+  json.field("clone_prologue_ns", stage_ns(partition, Stage::kClonePrologue));
+  json.field("clone_publish_ns", stage_ns(partition, Stage::kClonePublish));
+  json.field("wake_ns", stage_ns(partition, Stage::kWakeUpNewTask));
+  json.field("vfork_wait_ns", stage_ns(partition, Stage::kVforkWait));
+  json.field("clone_return_ns", stage_ns(partition, Stage::kCloneReturn));
+  json.field("total_ns", partition.total_ns);
+  json.field("anomalies", ktl::u64{record.repeated_boundaries} + partition.dropped_boundaries);
+  json.field("verdict", verdict_name(record.verdict.kind));
+  json.field("verdict_reason", record.verdict.reason);
+  json.field("predicted_errno", ktl::s64{record.prediction.error});
+  {
+    ktl::StringBuilder& predicted = json.raw_field("predicted");
+    predicted.append_char('"');
+    append_prediction(predicted, record.prediction);
+    predicted.append_char('"');
   }
-  out.append("},\"copy_process_ns\":").append_u64(partition.copy_process_ns);
-  out.append(",\"clone_prologue_ns\":").append_u64(stage_ns(partition, Stage::kClonePrologue));
-  out.append(",\"clone_publish_ns\":").append_u64(stage_ns(partition, Stage::kClonePublish));
-  out.append(",\"wake_ns\":").append_u64(stage_ns(partition, Stage::kWakeUpNewTask));
-  out.append(",\"vfork_wait_ns\":").append_u64(stage_ns(partition, Stage::kVforkWait));
-  out.append(",\"clone_return_ns\":").append_u64(stage_ns(partition, Stage::kCloneReturn));
-  out.append(",\"total_ns\":").append_u64(partition.total_ns);
-  out.append(",\"anomalies\":")
-      .append_u64(record.repeated_boundaries + partition.dropped_boundaries);
-  out.append(",\"verdict\":\"").append(verdict_name(record.verdict.kind));
-  out.append("\",\"verdict_reason\":");
-  if (record.verdict.reason != nullptr) {
-    out.append_char('"').append_json_escaped(record.verdict.reason).append_char('"');
-  } else {
-    out.append("null");
+  {
+    ktl::StringBuilder& observed = json.raw_field("observed");
+    observed.append_char('"');
+    if (record.succeeded()) append_observation(observed, record.observation);
+    observed.append_char('"');
   }
-  out.append(",\"predicted_errno\":").append_s64(record.prediction.error);
-  out.append(",\"predicted\":\"");
-  append_prediction(out, record.prediction);
-  out.append("\",\"observed\":\"");
-  if (record.ret > 0) append_observation(out, record.observation);
-  out.append("\"}\n");
+  json.close(true);
 }
 
 namespace {
@@ -330,18 +336,19 @@ const char* row_name(ktl::size_t row, bool exec) {
 // total, kernel_clone's outer stages, the total, spawns. Execs: every
 // stage that ran (exec stages, and fork anchors exec calls such as
 // mm_init), then the total.
-void for_each_row(bool exec, void (*fn)(ktl::size_t row, void* ctx), void* ctx) {
+template <typename Fn>
+void for_each_row(bool exec, Fn fn) {
   if (exec) {
-    for (ktl::size_t s = static_cast<ktl::size_t>(kExecFirst); s < kStageCount; ++s) fn(s, ctx);
-    for (ktl::size_t s = 0; s < static_cast<ktl::size_t>(kExecFirst); ++s) fn(s, ctx);
-    fn(kRowTotal, ctx);
+    for (ktl::size_t s = static_cast<ktl::size_t>(kExecFirst); s < kStageCount; ++s) fn(s);
+    for (ktl::size_t s = 0; s < static_cast<ktl::size_t>(kExecFirst); ++s) fn(s);
+    fn(kRowTotal);
     return;
   }
-  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) fn(s, ctx);
-  fn(kRowCopyProcess, ctx);
-  for (Stage stage : kOuterStages) fn(static_cast<ktl::size_t>(stage), ctx);
-  fn(kRowTotal, ctx);
-  fn(kRowSpawn, ctx);
+  for (ktl::size_t s = 0; s <= static_cast<ktl::size_t>(kCopyProcessLast); ++s) fn(s);
+  fn(kRowCopyProcess);
+  for (Stage stage : kOuterStages) fn(static_cast<ktl::size_t>(stage));
+  fn(kRowTotal);
+  fn(kRowSpawn);
 }
 
 // All creation kinds together (execs are not creations).
@@ -358,43 +365,31 @@ void merge_kinds(const StatsSnapshot& stats, ktl::size_t row, HistogramSnapshot*
   }
 }
 
-struct StatsTableContext {
-  ktl::StringBuilder* out;
-  const StatsSnapshot* stats;
-  int kind;  // -1: all creation kinds
-  HistogramSnapshot* scratch;
-};
-
 bool is_exec_kind(int kind) { return kind == static_cast<int>(Kind::kExec); }
 
-void append_stats_row(ktl::size_t row, void* raw) {
-  auto* ctx = static_cast<StatsTableContext*>(raw);
-  const HistogramSnapshot* h;
-  if (ctx->kind < 0) {
-    merge_kinds(*ctx->stats, row, ctx->scratch);
-    h = ctx->scratch;
-  } else {
-    h = &ctx->stats->rows[row][ctx->kind];
-  }
-  if (h->count == 0) return;
-  ktl::StringBuilder& out = *ctx->out;
-  out.append_padded(row_name(row, is_exec_kind(ctx->kind)), 27);
-  out.append_u64_padded(h->count, 9);
-  out.append_u64_padded(h->min, 12);
-  out.append_u64_padded(h->mean(), 12);
-  out.append_u64_padded(h->percentile(500), 12);
-  out.append_u64_padded(h->percentile(900), 12);
-  out.append_u64_padded(h->percentile(990), 12);
-  out.append_u64_padded(h->max, 12);
-  out.append_char('\n');
-}
-
+// kind: a Kind, or -1 for all creation kinds.
 void append_stats_table(ktl::StringBuilder& out, const StatsSnapshot& stats, int kind,
                         HistogramSnapshot* scratch) {
   out.append_padded("stage", 27);
   out.append("    count      min_ns     mean_ns      p50_ns      p90_ns      p99_ns      max_ns\n");
-  StatsTableContext ctx{&out, &stats, kind, scratch};
-  for_each_row(is_exec_kind(kind), append_stats_row, &ctx);
+  bool exec = is_exec_kind(kind);
+  for_each_row(exec, [&](ktl::size_t row) {
+    const HistogramSnapshot* h = &stats.rows[row][kind < 0 ? 0 : kind];
+    if (kind < 0) {
+      merge_kinds(stats, row, scratch);
+      h = scratch;
+    }
+    if (h->count == 0) return;
+    out.append_padded(row_name(row, exec), 27);
+    out.append_u64_padded(h->count, 9);
+    out.append_u64_padded(h->min, 12);
+    out.append_u64_padded(h->mean(), 12);
+    out.append_u64_padded(h->percentile(500), 12);
+    out.append_u64_padded(h->percentile(900), 12);
+    out.append_u64_padded(h->percentile(990), 12);
+    out.append_u64_padded(h->max, 12);
+    out.append_char('\n');
+  });
 }
 
 }  // namespace
@@ -416,40 +411,25 @@ void append_stats(ktl::StringBuilder& out, const StatsSnapshot& stats, Histogram
   }
 }
 
-namespace {
-
-struct HistContext {
-  ktl::StringBuilder* out;
-  const StatsSnapshot* stats;
-  HistogramSnapshot* scratch;
-  bool exec;
-};
-
-void append_hist_row(ktl::size_t row, void* raw) {
-  auto* ctx = static_cast<HistContext*>(raw);
-  if (ctx->exec) {
-    *ctx->scratch = ctx->stats->rows[row][static_cast<int>(Kind::kExec)];
-  } else {
-    merge_kinds(*ctx->stats, row, ctx->scratch);
-  }
-  if (ctx->scratch->count == 0) return;
-  ctx->out->append("@").append(row_name(row, ctx->exec)).append(" (ns, ");
-  ctx->out->append_u64(ctx->scratch->count);
-  ctx->out->append(ctx->exec ? " execs):\n" : " creations, all kinds):\n");
-  render_histogram(*ctx->out, *ctx->scratch);
-  ctx->out->append_char('\n');
-}
-
-}  // namespace
-
 void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
                        HistogramSnapshot* scratch) {
   out.append("# forkscope per-stage latency histograms (ns) since reset: successful creations,\n");
   out.append("# then execs. QEMU TCG times are not real-hardware times.\n\n");
-  HistContext ctx{&out, &stats, scratch, false};
-  for_each_row(false, append_hist_row, &ctx);
-  HistContext exec_ctx{&out, &stats, scratch, true};
-  for_each_row(true, append_hist_row, &exec_ctx);
+  constexpr bool kPasses[] = {false, true};  // creations, then execs
+  for (bool exec : kPasses) {
+    for_each_row(exec, [&](ktl::size_t row) {
+      if (exec) {
+        *scratch = stats.rows[row][static_cast<int>(Kind::kExec)];
+      } else {
+        merge_kinds(stats, row, scratch);
+      }
+      if (scratch->count == 0) return;
+      out.append("@").append(row_name(row, exec)).append(" (ns, ").append_u64(scratch->count);
+      out.append(exec ? " execs):\n" : " creations, all kinds):\n");
+      render_histogram(out, *scratch);
+      out.append_char('\n');
+    });
+  }
 }
 
 void append_spawns(ktl::StringBuilder& out, const Record* records, ktl::size_t count) {
@@ -464,10 +444,11 @@ void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
                      const Record* mismatches, ktl::size_t count) {
   out.append("# forkscope verdicts: each recorded creation's flags predicted what copy_process\n");
   out.append("# would refuse, share, copy or create; the new task was then observed.\n");
-  out.append("checked ").append_u64(counters.verdicts[0] + counters.verdicts[1]).append_char('\n');
-  out.append("matched ").append_u64(counters.verdicts[0]).append_char('\n');
-  out.append("mismatched ").append_u64(counters.verdicts[1]).append_char('\n');
-  out.append("unchecked ").append_u64(counters.verdicts[2]).append_char('\n');
+  out.append("checked ").append_u64(counters.verdicts_checked()).append_char('\n');
+  for (ktl::size_t kind = 0; kind < kVerdictKindCount; ++kind) {
+    out.append(verdict_label(kind)).append_char(' ').append_u64(counters.verdicts[kind]);
+    out.append_char('\n');
+  }
   if (count == 0) {
     out.append("\nno mismatches\n");
     return;
@@ -485,7 +466,7 @@ void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
     out.append_char(' ');
     append_prediction(out, record.prediction);
     out.append("\n  observed:  ret=").append_s64(record.ret).append_char(' ');
-    if (record.ret > 0) append_observation(out, record.observation);
+    if (record.succeeded()) append_observation(out, record.observation);
     out.append_char('\n');
   }
 }
@@ -574,46 +555,12 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter) {
-  auto line = [&out](const char* key, ktl::u64 value) {
-    out.append(key).append_char(' ').append_u64(value).append_char('\n');
-  };
-  line("creations", counters.creations);
-  line("copy_process_failures", counters.copy_process_failures);
-  line("clone_failures", counters.clone_failures);
-  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
-    line(decision_name(static_cast<Decision>(d)), counters.by_decision[d]);
-  }
-  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
-    out.append(decision_name(static_cast<Decision>(d))).append("_failures ");
-    out.append_u64(counters.failures_by_decision[d]).append_char('\n');
-  }
-  line("records", counters.records);
-  line("ring_overwritten", counters.ring_overwritten);
-  line("consumed", counters.consumed);
-  line("repeated_boundaries", counters.repeated_boundaries);
-  line("dropped_boundaries", counters.dropped_boundaries);
-  line("stale_slots", counters.stale_slots);
-  line("filter_contended", counters.filter_contended);
-  line("verdict_checked", counters.verdicts[0] + counters.verdicts[1]);
-  line("verdict_matched", counters.verdicts[0]);
-  line("verdict_mismatched", counters.verdicts[1]);
-  line("verdict_unchecked", counters.verdicts[2]);
-  line("execs", counters.execs);
-  line("exec_failures", counters.exec_failures);
-  for (ktl::size_t d = 0; d < kDecisionCount; ++d) {
-    out.append("exec_").append(decision_name(static_cast<Decision>(d))).append_char(' ');
-    out.append_u64(counters.exec_by_decision[d]).append_char('\n');
-  }
-  line("exec_events_dropped", counters.exec_events_dropped);
-  line("spawns", counters.spawns);
-  line("spawns_exited", counters.spawns_exited);
-  line("spawn_untracked", counters.spawn_untracked);
-  line("unattributed", counters.unattributed);
+  counters.append_to(out);
   ktl::u64 missed = 0;
   for (ktl::size_t i = 0; i < nr_probes; ++i) missed += probes[i].missed;
-  line("probes_missed", missed);
-  line("enabled", enabled ? 1 : 0);
-  line("sample_every", sample_every);
+  out.append("probes_missed ").append_u64(missed).append_char('\n');
+  out.append("enabled ").append_u64(enabled ? 1 : 0).append_char('\n');
+  out.append("sample_every ").append_u64(sample_every).append_char('\n');
   out.append("filter ");
   append_filter(out, filter);
   out.append_char('\n');
@@ -624,6 +571,178 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
     out.append(" hits ").append_u64(probe.hits);
     out.append(" missed ").append_u64(probe.missed).append_char('\n');
   }
+}
+
+namespace {
+
+// Growable output: sized up front from the content, doubled and
+// re-rendered in the rare case the estimate was short.
+template <typename RenderFn>
+int render_into(forkscope_text* out, ktl::size_t estimate, RenderFn render) {
+  for (ktl::size_t size = estimate; size <= (ktl::size_t{256} << 20); size *= 2) {
+    ktl::AllocChecker ac;
+    char* buffer = new (ac) char[size];
+    if (!ac.check()) return -FORKSCOPE_ENOMEM;
+    ktl::StringBuilder builder(buffer, size);
+    render(builder);
+    if (!builder.truncated()) {
+      out->data = buffer;
+      out->length = builder.length();
+      return 0;
+    }
+    delete[] buffer;
+  }
+  return -FORKSCOPE_ENOSPC;
+}
+
+void append_version(ktl::StringBuilder& out, const RenderSources& sources) {
+  struct forkscope_cxxrt_stats rt;
+  forkscope_cxxrt_get_stats(&rt);
+  auto line = [&out](const char* key, const char* value) {
+    out.append(key).append_char(' ').append(value).append_char('\n');
+  };
+  auto number = [&out](const char* key, ktl::u64 value) {
+    out.append(key).append_char(' ').append_u64(value).append_char('\n');
+  };
+  out.append("forkscope ").append(FORKSCOPE_VERSION).append_char('\n');
+  const forkscope_build_info* info = sources.info;
+  line("kernel", info != nullptr ? info->kernel_release : "?");
+  line("built_for", info != nullptr ? info->built_for : "?");
+  line("compiler", info != nullptr ? info->compiler : "?");
+  number("cxx_standard", __cplusplus);
+  number("cxxrt_ctors_run", rt.ctors_run);
+  line("cxxrt_ctors_by", rt.ctors_by_kernel ? "kernel" : "cxxrt");
+  number("cxxrt_static_init_runs", static_cast<ktl::u64>(sources.static_init_runs));
+  line("cxxrt_static_init", sources.static_init_ok ? "ok" : "missing");
+  number("cxxrt_live_allocs", rt.live_allocs);
+  number("cxxrt_live_bytes", rt.live_bytes);
+  number("cxxrt_alloc_failures", rt.alloc_failures);
+  number("cxxrt_faulted", forkscope_cxxrt_faulted() ? 1 : 0);
+  const EngineConfig& config = sources.engine.config();
+  number("cpus", config.nr_cpus);
+  number("inflight_slots", config.inflight_slots);
+  number("ring_records_per_cpu", config.ring_records);
+  number("top_n", config.top_n);
+}
+
+using Renderer = int (*)(const RenderSources& sources, forkscope_text* out);
+
+int render_version(const RenderSources& sources, forkscope_text* out) {
+  return render_into(out, 2048, [&](ktl::StringBuilder& b) { append_version(b, sources); });
+}
+
+int render_counters(const RenderSources& sources, forkscope_text* out) {
+  const Engine& engine = sources.engine;
+  EngineCounters counters = engine.counters();
+  return render_into(out, 4096 + sources.nr_probes * 128, [&](ktl::StringBuilder& b) {
+    append_counters(b, counters, sources.probes, sources.nr_probes, engine.enabled(),
+                    engine.sample_every(), engine.filter());
+  });
+}
+
+int render_stages(const RenderSources& sources, forkscope_text* out) {
+  EngineCounters counters = sources.engine.counters();
+  return render_into(out, 16384, [&](ktl::StringBuilder& b) {
+    append_stage_map(b, counters, sources.probes, sources.nr_probes,
+                     sources.engine.available_anchors());
+  });
+}
+
+// stats and hist: one statistics snapshot, drawn as a table or histograms.
+template <void (*kAppend)(ktl::StringBuilder&, const StatsSnapshot&, HistogramSnapshot*)>
+int render_statistics(const RenderSources& sources, forkscope_text* out) {
+  ktl::UniquePtr<StatsSnapshot> stats;
+  ktl::UniquePtr<HistogramSnapshot> scratch;
+  if (stats.make() != 0 || scratch.make() != 0) return -FORKSCOPE_ENOMEM;
+  sources.engine.collect_stats(stats.get());
+  return render_into(out, 64 * 1024,
+                     [&](ktl::StringBuilder& b) { kAppend(b, *stats, scratch.get()); });
+}
+
+// Records still in the rings: trace lines, JSON Lines, or the spawns among them.
+enum class RecordsAs : ktl::u8 { kTrace, kJson, kSpawns };
+
+template <RecordsAs kAs>
+int render_records(const RenderSources& sources, forkscope_text* out) {
+  ktl::Array<Record> records;
+  if (records.init(sources.engine.ring_capacity_total()) != 0) return -FORKSCOPE_ENOMEM;
+  ktl::size_t n = sources.engine.collect_records(records.data(), records.size());
+  ktl::size_t line_max = kAs == RecordsAs::kJson ? kJsonLineMax : kTraceLineMax;
+  return render_into(out, 512 + n * line_max, [&](ktl::StringBuilder& b) {
+    if (kAs == RecordsAs::kSpawns) return append_spawns(b, records.data(), n);
+    for (ktl::size_t i = 0; i < n; ++i) {
+      if (kAs == RecordsAs::kJson) {
+        append_json_line(b, records[i]);
+      } else {
+        append_trace_line(b, records[i]);
+      }
+    }
+  });
+}
+
+int render_slowest(const RenderSources& sources, forkscope_text* out) {
+  const EngineConfig& config = sources.engine.config();
+  ktl::Array<Record> records;
+  if (records.init(static_cast<ktl::size_t>(config.top_n) * config.nr_cpus) != 0) {
+    return -FORKSCOPE_ENOMEM;
+  }
+  ktl::size_t n = sources.engine.collect_slowest(records.data(), records.size());
+  return render_into(out, 512 + n * (kTraceLineMax + kStageCount * 64),
+                     [&](ktl::StringBuilder& b) { append_slowest(b, records.data(), n); });
+}
+
+int render_verdicts(const RenderSources& sources, forkscope_text* out) {
+  EngineCounters counters = sources.engine.counters();
+  ktl::Array<Record> records;
+  if (records.init(sources.engine.mismatch_capacity_total()) != 0) return -FORKSCOPE_ENOMEM;
+  ktl::size_t n = sources.engine.collect_mismatches(records.data(), records.size());
+  return render_into(out, 1024 + n * (kTraceLineMax + 1024), [&](ktl::StringBuilder& b) {
+    append_verdicts(b, counters, records.data(), n);
+  });
+}
+
+int render_control(const RenderSources& sources, forkscope_text* out) {
+  return render_into(out, 256, [&](ktl::StringBuilder& b) {
+    b.append(sources.engine.enabled() ? "enabled" : "disabled");
+    b.append(" sample ").append_u64(sources.engine.sample_every()).append_char('\n');
+    b.append("# write: enable | disable | reset | sample N\n");
+  });
+}
+
+int render_filter(const RenderSources& sources, forkscope_text* out) {
+  return render_into(out, 256, [&](ktl::StringBuilder& b) {
+    append_filter(b, sources.engine.filter());
+    b.append_char('\n');
+  });
+}
+
+struct FileRenderer {
+  forkscope_file file;
+  Renderer render;
+};
+
+constexpr FileRenderer kRenderers[] = {
+    {FORKSCOPE_FILE_VERSION, render_version},
+    {FORKSCOPE_FILE_COUNTERS, render_counters},
+    {FORKSCOPE_FILE_STAGES, render_stages},
+    {FORKSCOPE_FILE_STATS, render_statistics<append_stats>},
+    {FORKSCOPE_FILE_HIST, render_statistics<append_histograms>},
+    {FORKSCOPE_FILE_TRACE, render_records<RecordsAs::kTrace>},
+    {FORKSCOPE_FILE_RECORDS, render_records<RecordsAs::kJson>},
+    {FORKSCOPE_FILE_SLOWEST, render_slowest},
+    {FORKSCOPE_FILE_CONTROL, render_control},
+    {FORKSCOPE_FILE_FILTER, render_filter},
+    {FORKSCOPE_FILE_VERDICTS, render_verdicts},
+    {FORKSCOPE_FILE_SPAWNS, render_records<RecordsAs::kSpawns>},
+};
+
+}  // namespace
+
+int render_file(forkscope_file file, const RenderSources& sources, forkscope_text* out) {
+  for (const FileRenderer& renderer : kRenderers) {
+    if (renderer.file == file) return renderer.render(sources, out);
+  }
+  return -FORKSCOPE_EINVAL;
 }
 
 }  // namespace forkscope

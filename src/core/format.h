@@ -41,6 +41,21 @@ void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter);
 
+// What the debugfs files are rendered from.
+struct RenderSources {
+  const Engine& engine;
+  const forkscope_build_info* info;      // only the version file needs it
+  const forkscope_probe_health* probes;  // indexed by anchor
+  ktl::size_t nr_probes;
+  int static_init_runs;  // the core's proof that .init_array ran once
+  bool static_init_ok;
+};
+
+// Renders one debugfs file into memory allocated here (delete[] out->data).
+// May sleep. 0, -FORKSCOPE_ENOMEM, -FORKSCOPE_ENOSPC or -FORKSCOPE_EINVAL.
+[[nodiscard]] int render_file(forkscope_file file, const RenderSources& sources,
+                              forkscope_text* out);
+
 }  // namespace forkscope
 
 #endif  // FORKSCOPE_CORE_FORMAT_H

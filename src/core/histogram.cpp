@@ -3,6 +3,7 @@
 // percentiles, and the bpftrace-style text rendering of a snapshot.
 #include "histogram.h"
 
+#include <ktl/atomic.h>
 #include <ktl/utility.h>
 
 #include "probe_context.h"
@@ -39,16 +40,9 @@ __attribute__((always_inline)) inline size_t bucket_index(u64 value) {
 }
 
 // The writer is the owning CPU; readers on other CPUs load concurrently, so
-// every access is a relaxed atomic (plain mov on x86, never torn).
-template <typename T>
-inline T load_relaxed(const T& field) {
-  return __atomic_load_n(&field, __ATOMIC_RELAXED);
-}
-
-template <typename T>
-inline void store_relaxed(T& field, T value) {
-  __atomic_store_n(&field, value, __ATOMIC_RELAXED);
-}
+// every access is a once-access (plain mov on x86, never torn).
+using ktl::read_once;
+using ktl::write_once;
 
 // Saturates instead of wrapping so a bogus huge sample cannot make the mean
 // small again.
@@ -141,27 +135,28 @@ u64 Histogram::bucket_upper(size_t bucket) {
 
 FORKSCOPE_PROBE_CONTEXT void Histogram::add(u64 value) {
   size_t bucket = bucket_index(value);
-  store_relaxed(counts_[bucket], static_cast<u32>(load_relaxed(counts_[bucket]) + 1));
-  store_relaxed(count_, load_relaxed(count_) + 1);
-  store_relaxed(sum_, add_saturating(load_relaxed(sum_), value));
-  if (value < load_relaxed(min_)) store_relaxed(min_, value);
-  if (value > load_relaxed(max_)) store_relaxed(max_, value);
+  write_once(counts_[bucket], static_cast<u32>(read_once(counts_[bucket]) + 1));
+  write_once(count_, read_once(count_) + 1);
+  write_once(sum_, add_saturating(read_once(sum_), value));
+  if (value < read_once(min_)) write_once(min_, value);
+  if (value > read_once(max_)) write_once(max_, value);
 }
 
 void Histogram::merge_into(HistogramSnapshot& snapshot) const {
-  for (size_t i = 0; i < kBuckets; ++i) snapshot.counts[i] += load_relaxed(counts_[i]);
-  snapshot.count += load_relaxed(count_);
-  snapshot.sum = add_saturating(snapshot.sum, load_relaxed(sum_));
-  snapshot.min = ktl::min(snapshot.min, load_relaxed(min_));
-  snapshot.max = ktl::max(snapshot.max, load_relaxed(max_));
+  for (size_t i = 0; i < kBuckets; ++i) snapshot.counts[i] += read_once(counts_[i]);
+  snapshot.count += read_once(count_);
+  snapshot.sum = add_saturating(snapshot.sum, read_once(sum_));
+  snapshot.min = ktl::min(snapshot.min, read_once(min_));
+  snapshot.max = ktl::max(snapshot.max, read_once(max_));
 }
 
-void Histogram::reset() {
-  for (size_t i = 0; i < kBuckets; ++i) store_relaxed(counts_[i], u32{0});
-  store_relaxed(count_, u64{0});
-  store_relaxed(sum_, u64{0});
-  store_relaxed(min_, ktl::kU64Max);
-  store_relaxed(max_, u64{0});
+// Run by the owner CPU in probe context (a lazy reset).
+FORKSCOPE_PROBE_CONTEXT void Histogram::reset() {
+  for (size_t i = 0; i < kBuckets; ++i) write_once(counts_[i], u32{0});
+  write_once(count_, u64{0});
+  write_once(sum_, u64{0});
+  write_once(min_, ktl::kU64Max);
+  write_once(max_, u64{0});
 }
 
 u64 HistogramSnapshot::mean() const { return count == 0 ? 0 : sum / count; }

@@ -7,6 +7,7 @@
 #include <forkscope/platform.h>
 #include <ktl/alloc_checker.h>
 #include <ktl/types.h>
+#include <ktl/unique_ptr.h>
 
 namespace forkscope {
 
@@ -16,20 +17,17 @@ class PerCpu {
   PerCpu() = default;
   PerCpu(const PerCpu&) = delete;
   PerCpu& operator=(const PerCpu&) = delete;
-  ~PerCpu() { delete[] slots_; }
 
   // May sleep. Returns 0 or -FORKSCOPE_ENOMEM.
-  int init(unsigned int nr_cpus) {
-    ktl::AllocChecker ac;
-    slots_ = new (ac) Slot[nr_cpus];
-    if (!ac.check()) return -FORKSCOPE_ENOMEM;
-    nr_cpus_ = nr_cpus;
-    return 0;
+  [[nodiscard]] int init(unsigned int nr_cpus) {
+    int err = slots_.init(nr_cpus);
+    nr_cpus_ = err == 0 ? nr_cpus : 0;
+    return err;
   }
 
   // The calling CPU's slot, or nullptr for an id beyond the table (which
   // the caller counts; nr_cpu_ids makes it impossible in the module).
-  T* this_cpu() {
+  __attribute__((always_inline)) T* this_cpu() {
     unsigned int cpu = forkscope_platform_cpu();
     return cpu < nr_cpus_ ? &slots_[cpu].value : nullptr;
   }
@@ -41,7 +39,7 @@ class PerCpu {
   struct alignas(ktl::kCacheLine) Slot {
     T value;
   };
-  Slot* slots_ = nullptr;
+  ktl::Array<Slot> slots_;
   unsigned int nr_cpus_ = 0;
 };
 

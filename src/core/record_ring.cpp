@@ -10,44 +10,36 @@
 namespace forkscope {
 
 FORKSCOPE_PROBE_CONTEXT void RecordSlot::write(const Record& record, ktl::u64 index) {
-  ktl::u32 generation = generation_.load(ktl::MemoryOrder::kRelaxed);
-  generation_.store(generation + 1, ktl::MemoryOrder::kRelaxed);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  seq_.begin_write();
   record_ = record;
-  index_ = index;
-  generation_.store(generation + 2, ktl::MemoryOrder::kRelease);
+  ktl::write_once(index_, index);
+  seq_.end_write();
 }
 
 bool RecordSlot::read(ktl::u64 index, Record* out) const {
-  ktl::u32 before = generation_.load(ktl::MemoryOrder::kAcquire);
-  if ((before & 1) != 0) return false;
-  if (__atomic_load_n(&index_, __ATOMIC_RELAXED) != index) return false;
+  ktl::u32 seq = seq_.read_begin();
+  if (ktl::SeqCount::writing(seq)) return false;
+  if (ktl::read_once(index_) != index) return false;
   ktl::copy_bytes(out, &record_, sizeof(Record));
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
-  ktl::u32 after = generation_.load(ktl::MemoryOrder::kRelaxed);
-  return before == after;
+  return !seq_.read_retry(seq);
 }
 
 ktl::u64 RecordSlot::stored_index() const {
-  ktl::u32 before = generation_.load(ktl::MemoryOrder::kAcquire);
-  if ((before & 1) != 0) return ktl::kU64Max;
-  return __atomic_load_n(&index_, __ATOMIC_RELAXED);
+  ktl::u32 seq = seq_.read_begin();
+  if (ktl::SeqCount::writing(seq)) return ktl::kU64Max;
+  return ktl::read_once(index_);
 }
 
 FORKSCOPE_PROBE_CONTEXT void RecordSlot::clear() {
-  ktl::u32 generation = generation_.load(ktl::MemoryOrder::kRelaxed);
-  generation_.store(generation + 1, ktl::MemoryOrder::kRelaxed);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  index_ = ktl::kU64Max;
-  generation_.store(generation + 2, ktl::MemoryOrder::kRelease);
+  seq_.begin_write();
+  ktl::write_once(index_, ktl::kU64Max);
+  seq_.end_write();
 }
 
 int RecordRing::init(ktl::u32 capacity) {
-  ktl::AllocChecker ac;
-  slots_ = new (ac) RecordSlot[capacity];
-  if (!ac.check()) return -FORKSCOPE_ENOMEM;
-  capacity_ = capacity;
-  return 0;
+  int err = slots_.init(capacity);
+  capacity_ = err == 0 ? capacity : 0;
+  return err;
 }
 
 FORKSCOPE_PROBE_CONTEXT void RecordRing::push(const Record& record) {

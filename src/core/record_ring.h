@@ -6,7 +6,9 @@
 #define FORKSCOPE_CORE_RECORD_RING_H
 
 #include <ktl/atomic.h>
+#include <ktl/seq_count.h>
 #include <ktl/types.h>
+#include <ktl/unique_ptr.h>
 
 #include "record.h"
 
@@ -24,7 +26,7 @@ class RecordSlot {
   void clear();
 
  private:
-  ktl::Atomic<ktl::u32> generation_;  // odd while being written
+  ktl::SeqCount seq_;  // odd while being written
   ktl::u64 index_ = ktl::kU64Max;
   Record record_;
 };
@@ -34,9 +36,8 @@ class RecordRing {
   RecordRing() = default;
   RecordRing(const RecordRing&) = delete;
   RecordRing& operator=(const RecordRing&) = delete;
-  ~RecordRing() { delete[] slots_; }
 
-  int init(ktl::u32 capacity);  // may sleep; 0 or -FORKSCOPE_ENOMEM
+  [[nodiscard]] int init(ktl::u32 capacity);  // may sleep; 0 or -FORKSCOPE_ENOMEM
   ktl::u32 capacity() const { return capacity_; }
 
   void push(const Record& record);  // owner CPU
@@ -51,7 +52,7 @@ class RecordRing {
   void reset() { base_.store(head_.load(ktl::MemoryOrder::kRelaxed), ktl::MemoryOrder::kRelease); }
 
  private:
-  RecordSlot* slots_ = nullptr;
+  ktl::Array<RecordSlot> slots_;
   ktl::u32 capacity_ = 0;
   ktl::Atomic<ktl::u64> head_;
   ktl::Atomic<ktl::u64> base_;

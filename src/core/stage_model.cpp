@@ -3,11 +3,13 @@
 // partition arithmetic that turns boundary timestamps into stage times.
 #include "stage_model.h"
 
+#include "probe_context.h"
+
 namespace forkscope {
 namespace {
 
 constexpr AnchorInfo kAnchors[kAnchorCount] = {
-    {{"kernel_clone", "_do_fork", nullptr},
+    {{"kernel_clone", nullptr, nullptr},
      true,
      AnchorRole::kCreationStart,
      "fork/vfork/clone/clone3 and kernel threads; the creation's whole span"},
@@ -217,31 +219,47 @@ constexpr StageInfo kStages[kStageCount] = {
     {"exec_epilogue", T::kExec, "do_execveat_common after bprm_execve: free_bprm glue, putname"},
 };
 
+// Each anchor's entry and return boundary, inverted from kBoundaries at
+// compile time (kBoundaryCount where an anchor has none).
+struct AnchorBoundaries {
+  Boundary entry[kAnchorCount];
+  Boundary ret[kAnchorCount];
+};
+
+constexpr AnchorBoundaries make_anchor_boundaries() {
+  AnchorBoundaries out{};
+  for (ktl::size_t a = 0; a < kAnchorCount; ++a) out.entry[a] = out.ret[a] = kBoundaryCount;
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    auto a = static_cast<ktl::size_t>(kBoundaries[b].anchor);
+    (kBoundaries[b].is_return ? out.ret[a] : out.entry[a]) = static_cast<Boundary>(b);
+  }
+  return out;
+}
+
+constexpr AnchorBoundaries kAnchorBoundaries = make_anchor_boundaries();
+
 }  // namespace
 
-const AnchorInfo& anchor_info(Anchor anchor) { return kAnchors[static_cast<ktl::size_t>(anchor)]; }
+FORKSCOPE_PROBE_CONTEXT const AnchorInfo& anchor_info(Anchor anchor) {
+  return kAnchors[static_cast<ktl::size_t>(anchor)];
+}
 const BoundaryInfo& boundary_info(Boundary boundary) { return kBoundaries[boundary]; }
 const StageInfo& stage_info(Stage stage) { return kStages[static_cast<ktl::size_t>(stage)]; }
 
-Boundary entry_boundary(Anchor anchor) {
-  for (ktl::size_t b = 0; b < kBoundaryCount; ++b) {
-    if (kBoundaries[b].anchor == anchor && !kBoundaries[b].is_return) return Boundary(b);
-  }
-  return kBoundaryCount;
+FORKSCOPE_PROBE_CONTEXT Boundary entry_boundary(Anchor anchor) {
+  return kAnchorBoundaries.entry[static_cast<ktl::size_t>(anchor)];
 }
 
-Boundary return_boundary(Anchor anchor) {
-  for (ktl::size_t b = 0; b < kBoundaryCount; ++b) {
-    if (kBoundaries[b].anchor == anchor && kBoundaries[b].is_return) return Boundary(b);
-  }
-  return kBoundaryCount;
+FORKSCOPE_PROBE_CONTEXT Boundary return_boundary(Anchor anchor) {
+  return kAnchorBoundaries.ret[static_cast<ktl::size_t>(anchor)];
 }
 
 bool is_copy_process_stage(Stage stage) {
   return static_cast<ktl::u8>(stage) <= static_cast<ktl::u8>(kCopyProcessLast);
 }
 
-void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork, Partition* out) {
+FORKSCOPE_PROBE_CONTEXT void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork,
+                                               Partition* out) {
   *out = Partition{};
   int previous = -1;
   int first = -1;
@@ -275,7 +293,7 @@ void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork, Partiti
 namespace {
 
 // The stage an exec interval opened by entering `anchor` belongs to.
-Stage exec_entry_stage(Anchor anchor) {
+FORKSCOPE_PROBE_CONTEXT Stage exec_entry_stage(Anchor anchor) {
   switch (anchor) {
     case Anchor::kDoExecveatCommon:
       return Stage::kExecPrologue;
@@ -315,7 +333,7 @@ Stage exec_entry_stage(Anchor anchor) {
 }
 
 // The stage of the interval after `returned` returns into `parent`.
-Stage exec_gap_stage(Anchor parent, Anchor returned) {
+FORKSCOPE_PROBE_CONTEXT Stage exec_gap_stage(Anchor parent, Anchor returned) {
   switch (parent) {
     case Anchor::kDoExecveatCommon:
       if (returned == Anchor::kAllocBprm) return Stage::kCountArgs;
@@ -334,7 +352,8 @@ Stage exec_gap_stage(Anchor parent, Anchor returned) {
 
 }  // namespace
 
-void compute_exec_partition(const ExecEvent* events, ktl::size_t count, Partition* out) {
+FORKSCOPE_PROBE_CONTEXT void compute_exec_partition(const ExecEvent* events, ktl::size_t count,
+                                                    Partition* out) {
   *out = Partition{};
   constexpr int kMaxDepth = 16;
   Anchor open[kMaxDepth];

@@ -46,6 +46,7 @@ static_assert(ktl::size(kSharingNames) == static_cast<size_t>(Sharing::kAny) + 1
 
 // Indexed by VerdictKind.
 constexpr const char* kVerdictNames[] = {"match", "mismatch", "unchecked"};
+static_assert(ktl::size(kVerdictNames) == kVerdictKindCount, "kVerdictNames must name every kind");
 
 // The refusal rules, as they are reported. Early ones (kernel_clone and the
 // top of copy_process) run before anything can fail; late ones (inside
@@ -70,17 +71,6 @@ namespace cf = clone_flag;
 // The namespaces copy_namespaces creates (CLONE_NEWUSER is copy_creds').
 constexpr u64 kNsproxyFlags = cf::kNewMask & ~cf::kNewuser;
 
-// Errno values beyond platform.h's (asm-generic/errno*.h, linux/errno.h).
-constexpr s64 kEintr = 4;
-constexpr s64 kEbadf = 9;    // CLONE_INTO_CGROUP
-constexpr s64 kEfault = 14;  // CLONE_PIDFD's put_user
-constexpr s64 kEexist = 17;  // clone3 set_tid
-constexpr s64 kEmfile = 24;
-constexpr s64 kEnospc = 28;
-constexpr s64 kEusers = 87;
-constexpr s64 kEopnotsupp = 95;  // CLONE_INTO_CGROUP
-constexpr s64 kErestartnointr = 513;
-
 // Failures that depend on state the rules do not capture: limits, memory,
 // signals. They can pre-empt a late rule; any failure pre-empts success.
 struct UncheckedErrno {
@@ -92,20 +82,20 @@ struct UncheckedErrno {
 constexpr UncheckedErrno kUncheckedErrnos[] = {
     {FORKSCOPE_EAGAIN, true, "resource-dependent failure (EAGAIN)"},
     {FORKSCOPE_ENOMEM, true, "resource-dependent failure (ENOMEM)"},
-    {kEnospc, true, "resource-dependent failure (ENOSPC)"},
-    {kEusers, true, "resource-dependent failure (EUSERS)"},
-    {kEmfile, true, "resource-dependent failure (EMFILE)"},
-    {kEintr, true, "interrupted by a fatal signal (EINTR)"},
-    {kErestartnointr, true, "restarted for a pending signal (ERESTARTNOINTR)"},
+    {FORKSCOPE_ENOSPC, true, "resource-dependent failure (ENOSPC)"},
+    {FORKSCOPE_EUSERS, true, "resource-dependent failure (EUSERS)"},
+    {FORKSCOPE_EMFILE, true, "resource-dependent failure (EMFILE)"},
+    {FORKSCOPE_EINTR, true, "interrupted by a fatal signal (EINTR)"},
+    {FORKSCOPE_ERESTARTNOINTR, true, "restarted for a pending signal (ERESTARTNOINTR)"},
     {FORKSCOPE_EPERM, false, "refused by a rule outside the model (errno 1)"},
     {FORKSCOPE_ENOENT, false, "refused by a rule outside the model (errno 2)"},
-    {kEbadf, false, "refused by a rule outside the model (errno 9)"},
+    {FORKSCOPE_EBADF, false, "refused by a rule outside the model (errno 9)"},
     {FORKSCOPE_EACCES, false, "refused by a rule outside the model (errno 13)"},
-    {kEfault, false, "refused by a rule outside the model (errno 14)"},
+    {FORKSCOPE_EFAULT, false, "refused by a rule outside the model (errno 14)"},
     {FORKSCOPE_EBUSY, false, "refused by a rule outside the model (errno 16)"},
-    {kEexist, false, "refused by a rule outside the model (errno 17)"},
+    {FORKSCOPE_EEXIST, false, "refused by a rule outside the model (errno 17)"},
     {FORKSCOPE_EINVAL, false, "refused by a rule outside the model (errno 22)"},
-    {kEopnotsupp, false, "refused by a rule outside the model (errno 95)"},
+    {FORKSCOPE_EOPNOTSUPP, false, "refused by a rule outside the model (errno 95)"},
 };
 
 constexpr char kOtherErrno[] = "refused by a rule outside the model (other errno)";

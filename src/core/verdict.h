@@ -87,7 +87,8 @@ struct Observation {
   ktl::s32 exit_signal = 0;
 };
 
-enum class VerdictKind : ktl::u8 { kMatch, kMismatch, kUnchecked };
+enum class VerdictKind : ktl::u8 { kMatch, kMismatch, kUnchecked, kCount };
+inline constexpr ktl::size_t kVerdictKindCount = static_cast<ktl::size_t>(VerdictKind::kCount);
 const char* verdict_name(VerdictKind kind);  // "match", "mismatch", "unchecked"
 
 struct Verdict {

@@ -20,7 +20,6 @@
 
 #include "glue.h"
 
-#define FORKSCOPE_MAX_PROBES 64
 #define FORKSCOPE_WRITE_MAX 256
 #define FORKSCOPE_PIPE_BUFFER (16 * 1024)
 
@@ -53,10 +52,10 @@ static int forkscope_render(enum forkscope_file file, struct forkscope_text *tex
 	unsigned int n;
 	int err;
 
-	probes = kcalloc(FORKSCOPE_MAX_PROBES, sizeof(*probes), GFP_KERNEL);
+	probes = kcalloc(FORKSCOPE_ANCHOR_COUNT, sizeof(*probes), GFP_KERNEL);
 	if (!probes)
 		return -ENOMEM;
-	n = forkscope_probes_health(probes, FORKSCOPE_MAX_PROBES);
+	n = forkscope_probes_health(probes, FORKSCOPE_ANCHOR_COUNT);
 	err = forkscope_core_render(file, &info, probes, n, text);
 	kfree(probes);
 	return err;

@@ -32,7 +32,7 @@
 struct forkscope_anchor_probe {
 	struct kretprobe rp;
 	unsigned int anchor;
-	int role;
+	enum forkscope_anchor_role role;
 	bool registered;
 	unsigned long __percpu *hits;
 };
@@ -77,14 +77,6 @@ static void forkscope_read_caller(struct forkscope_caller_context *out,
 	out->group_leader_exit_signal = current->group_leader->exit_signal;
 }
 NOKPROBE_SYMBOL(forkscope_read_caller);
-
-/* Bit per resource, in the core's Resource order (see core.h). */
-enum {
-	FORKSCOPE_RES_MM, FORKSCOPE_RES_FILES, FORKSCOPE_RES_FS, FORKSCOPE_RES_SIGHAND, FORKSCOPE_RES_SIGNAL,
-	FORKSCOPE_RES_SYSVSEM, FORKSCOPE_RES_IO, FORKSCOPE_RES_NSPROXY, FORKSCOPE_RES_UTS, FORKSCOPE_RES_IPC,
-	FORKSCOPE_RES_MNT, FORKSCOPE_RES_PID_FOR_CHILDREN, FORKSCOPE_RES_NET, FORKSCOPE_RES_CGROUP,
-	FORKSCOPE_RES_TIME_FOR_CHILDREN,
-};
 
 static __always_inline void forkscope_compare(struct forkscope_observation *out, int bit,
 				       const void *child, const void *parent)
@@ -196,12 +188,18 @@ static int forkscope_entry_handler(struct kretprobe_instance *ri, struct pt_regs
 		name = (const struct filename *)regs_get_kernel_argument(regs, 1);
 		args.filename = name ? name->name : NULL;
 		return forkscope_core_on_entry(probe->anchor, current, ri->data, &args, now);
+	case FORKSCOPE_ROLE_CREATION_START:
+		/* kernel_clone(struct kernel_clone_args *args) */
+		clone_args = (const void *)regs_get_kernel_argument(regs, 0);
+		break;
+	case FORKSCOPE_ROLE_COPY_PROCESS:
+		/* copy_process(pid, trace, node, args) needs them only for io workers. */
+		clone_args = (const void *)regs_get_kernel_argument(regs, 3);
+		if (!clone_args->io_thread)
+			return forkscope_core_on_entry(probe->anchor, current, ri->data,
+						       NULL, now);
+		break;
 	}
-	clone_args = (const struct kernel_clone_args *)regs_get_kernel_argument(
-		regs, probe->role == FORKSCOPE_ROLE_CREATION_START ? 0 : 3);
-	/* copy_process needs the arguments only to start an io worker. */
-	if (probe->role == FORKSCOPE_ROLE_COPY_PROCESS && !clone_args->io_thread)
-		return forkscope_core_on_entry(probe->anchor, current, ri->data, NULL, now);
 	forkscope_read_creation_args(&args, clone_args);
 	return forkscope_core_on_entry(probe->anchor, current, ri->data, &args, now);
 }
@@ -238,6 +236,10 @@ static int forkscope_return_handler(struct kretprobe_instance *ri,
 		facts.retval = (int)value;
 		facts.comm = current->comm;
 		break;
+	case FORKSCOPE_ROLE_STEP:
+	case FORKSCOPE_ROLE_EXEC_FILENAME:
+	case FORKSCOPE_ROLE_EXIT:
+		break;
 	}
 	forkscope_core_on_return(probe->anchor, ri->data, &facts, now);
 	return 0;
@@ -269,6 +271,8 @@ int forkscope_probes_register(int max_inflight, bool floor)
 	u64 available = 0;
 	int err;
 
+	BUILD_BUG_ON(FORKSCOPE_ANCHOR_COUNT > 64);	/* "available" is a u64 */
+	BUILD_BUG_ON(FORKSCOPE_COMM_LEN != TASK_COMM_LEN);
 	forkscope_nr_probes = forkscope_core_anchor_count();
 	forkscope_probes = kcalloc(forkscope_nr_probes, sizeof(*forkscope_probes), GFP_KERNEL);
 	if (!forkscope_probes)
@@ -317,7 +321,6 @@ fail:
 void forkscope_probes_unregister(void)
 {
 	unsigned int i;
-
 	struct kretprobe **armed;
 	unsigned int n = 0;
 

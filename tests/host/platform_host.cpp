@@ -64,11 +64,8 @@ void fail_allocations(int after, int count) {
 }
 void set_fake_time_ns(unsigned long long ns) { g_fake_time = ns; }
 
-std::atomic<int> g_synchronize_calls;
 std::atomic<int> g_reader_notifications;
-void note_synchronize() { ++g_synchronize_calls; }
 void note_reader_notified() { ++g_reader_notifications; }
-int synchronize_calls() { return g_synchronize_calls.load(); }
 int reader_notifications() { return g_reader_notifications.load(); }
 
 std::vector<std::string> take_log_lines() { return g_log.take(); }
@@ -118,7 +115,6 @@ unsigned int forkscope_platform_nr_cpu_ids(void) { return g_nr_cpu_ids; }
 void forkscope_platform_log(enum forkscope_log_level, const char* text) { g_log.add(text); }
 void forkscope_platform_warn(const char* what) { g_warnings.add(what); }
 
-void forkscope_platform_synchronize_probes(void) { host::note_synchronize(); }
 void forkscope_platform_notify_readers(void) { host::note_reader_notified(); }
 
 struct forkscope_spinlock {

@@ -18,10 +18,8 @@ void fail_allocations(int after, int count);
 // forkscope_platform_now_ns() returns this value instead of the real clock (0 = real).
 void set_fake_time_ns(unsigned long long ns);
 
-// How often the core waited for probe handlers / woke trace_pipe readers.
-int synchronize_calls();
+// How often the core woke trace_pipe readers.
 int reader_notifications();
-void note_synchronize();
 void note_reader_notified();
 
 std::vector<std::string> take_log_lines();
