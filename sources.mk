@@ -14,6 +14,7 @@ FORKSCOPE_CORE_SOURCES := \
 	src/core/counters.cpp \
 	src/core/engine_probe.cpp \
 	src/core/engine_read.cpp \
+	src/core/event_view.cpp \
 	src/core/format.cpp \
 	src/core/control.cpp \
 	src/core/verdict.cpp \

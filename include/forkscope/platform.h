@@ -107,6 +107,56 @@ void forkscope_platform_spinlock_destroy(struct forkscope_spinlock *lock);
 unsigned long forkscope_platform_spin_lock_irqsave(struct forkscope_spinlock *lock);
 void forkscope_platform_spin_unlock_irqrestore(struct forkscope_spinlock *lock, unsigned long flags);
 
+/*
+ * Trace events (forkscope:fork, forkscope:exec, forkscope:spawn): one per
+ * published record, in plain data. Field names are the JSON keys of the
+ * records file. stages_ns[i] is the duration of stage i of the stage map
+ * (the row order of the stages file), 0 for stages that did not run.
+ */
+enum forkscope_event_type {
+	FORKSCOPE_EVENT_FORK = 0,
+	FORKSCOPE_EVENT_EXEC = 1,
+	FORKSCOPE_EVENT_SPAWN = 2,
+};
+
+#define FORKSCOPE_EVENT_MAX_STAGES 64
+#define FORKSCOPE_EVENT_COMM_LEN 16
+#define FORKSCOPE_EVENT_FILENAME_LEN 64
+
+struct forkscope_event_view {
+	enum forkscope_event_type event;
+	forkscope_u64 seq;
+	const char *kind;		/* kind name, as in records */
+	const char *verdict;		/* fork: match, mismatch, unchecked */
+	forkscope_s64 ret;		/* fork: child pid or -errno; exec: 0 or -errno */
+	int errno_value;		/* -ret when ret < 0, else 0 */
+	int pid;			/* fork, spawn: parent_pid; exec: pid */
+	int tgid;			/* fork, spawn: parent_tgid; exec: tgid */
+	int child_pid;			/* fork, spawn */
+	int exit_signal;		/* fork */
+	forkscope_u64 flags_raw;	/* fork: clone flags */
+	int exited;			/* spawn: ended by exit, not exec */
+	char comm[FORKSCOPE_EVENT_COMM_LEN];	/* exec: old_comm */
+	char new_comm[FORKSCOPE_EVENT_COMM_LEN];	/* exec */
+	char filename[FORKSCOPE_EVENT_FILENAME_LEN];	/* exec, spawn */
+	forkscope_u64 total_ns;
+	forkscope_u64 copy_process_ns;	/* fork */
+	forkscope_u64 wake_ns;		/* fork */
+	forkscope_u64 vfork_wait_ns;	/* fork */
+	forkscope_u64 fork_start_ns;	/* spawn */
+	forkscope_u64 forked_ns;	/* spawn */
+	forkscope_u64 exec_start_ns;	/* spawn */
+	forkscope_u64 end_ns;		/* spawn */
+	unsigned int nr_stages;		/* fork, exec: entries of stages_ns */
+	forkscope_u64 stages_ns[FORKSCOPE_EVENT_MAX_STAGES];
+};
+
+/* Is any forkscope trace event enabled? A static-key test. Any. */
+int forkscope_platform_events_enabled(void);
+
+/* Emits the view as the trace event of its type (if that one is enabled). Probe. */
+void forkscope_platform_emit(const struct forkscope_event_view *view);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 #include <ktl/utility.h>
 
 #include "engine_state.h"
+#include "event_view.h"
 #include "probe_context.h"
 
 namespace forkscope {
@@ -405,6 +406,7 @@ FORKSCOPE_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& pa
   }
   cpu->ring.push(record);
   cpu->counters.records.add(1);
+  if (forkscope_platform_events_enabled()) emit_event(record, partition);
   if (reader_waiting_.load(ktl::MemoryOrder::kRelaxed)) forkscope_platform_notify_readers();
 }
 

@@ -51,6 +51,16 @@ struct LineStore {
 LineStore g_log;
 LineStore g_warnings;
 
+// Emitted trace-event views, in fixed storage like the log lines.
+struct EventStore {
+  static constexpr int kEvents = 256;
+  std::mutex mutex;
+  forkscope_event_view events[kEvents];
+  int count = 0;
+};
+EventStore g_events;
+std::atomic<bool> g_events_enabled{false};
+
 }  // namespace
 
 namespace host {
@@ -67,6 +77,14 @@ void set_fake_time_ns(unsigned long long ns) { g_fake_time = ns; }
 std::atomic<int> g_reader_notifications;
 void note_reader_notified() { ++g_reader_notifications; }
 int reader_notifications() { return g_reader_notifications.load(); }
+
+void set_events_enabled(bool enabled) { g_events_enabled = enabled; }
+std::vector<forkscope_event_view> take_events() {
+  std::lock_guard<std::mutex> guard(g_events.mutex);
+  std::vector<forkscope_event_view> out(g_events.events, g_events.events + g_events.count);
+  g_events.count = 0;
+  return out;
+}
 
 std::vector<std::string> take_log_lines() { return g_log.take(); }
 std::vector<std::string> take_warnings() { return g_warnings.take(); }
@@ -116,6 +134,12 @@ void forkscope_platform_log(enum forkscope_log_level, const char* text) { g_log.
 void forkscope_platform_warn(const char* what) { g_warnings.add(what); }
 
 void forkscope_platform_notify_readers(void) { host::note_reader_notified(); }
+
+int forkscope_platform_events_enabled(void) { return g_events_enabled ? 1 : 0; }
+void forkscope_platform_emit(const struct forkscope_event_view* view) {
+  std::lock_guard<std::mutex> guard(g_events.mutex);
+  if (g_events.count < EventStore::kEvents) g_events.events[g_events.count++] = *view;
+}
 
 struct forkscope_spinlock {
   std::mutex mutex;

@@ -4,6 +4,8 @@
 #ifndef FORKSCOPE_TESTS_PLATFORM_HOST_H
 #define FORKSCOPE_TESTS_PLATFORM_HOST_H
 
+#include <forkscope/platform.h>
+
 #include <string>
 #include <vector>
 
@@ -21,6 +23,11 @@ void set_fake_time_ns(unsigned long long ns);
 // How often the core woke trace_pipe readers.
 int reader_notifications();
 void note_reader_notified();
+
+// What forkscope_platform_events_enabled() reports (default false), and the
+// views forkscope_platform_emit() received since the last take (at most 256 kept).
+void set_events_enabled(bool enabled);
+std::vector<forkscope_event_view> take_events();
 
 std::vector<std::string> take_log_lines();
 std::vector<std::string> take_warnings();
