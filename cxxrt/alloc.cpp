@@ -6,6 +6,8 @@
 #include <ktl/atomic.h>
 #include <ktl/utility.h>
 
+#include "internal.h"
+
 namespace {
 
 // Every block carries this header just before the pointer handed out, so

@@ -5,11 +5,7 @@
 #include <ktl/atomic.h>
 #include <ktl/new.h>
 
-namespace forkscope::cxxrt {
-void note_pure_virtual_call();
-void note_dtor_registered();
-void note_ctors_by_kernel();
-}  // namespace forkscope::cxxrt
+#include "internal.h"
 
 // Bracketing arrays from cxxrt/ctors_begin.cpp and ctors_end.cpp, linked
 // first and last so the linker's input order puts every .init_array entry

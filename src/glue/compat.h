@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Architecture and kernel-version specifics of the glue, in one place: how
- * a probe handler learns which syscall started a creation.
+ * a probe handler learns which syscall started a creation, and what changed
+ * between the supported series (6.1, 6.12).
  */
 #ifndef FORKSCOPE_COMPAT_H
 #define FORKSCOPE_COMPAT_H
@@ -25,6 +26,13 @@
 #else
 #error "forkscope's syscall-origin table knows x86-64 only"
 #endif
+
+/*
+ * Unseekable files need no shim: 6.12 removed no_llseek, but on 6.1 too a
+ * NULL .llseek clears FMODE_LSEEK at open (do_dentry_open), and
+ * stream_open() clears it as well, so lseek fails with -ESPIPE on both.
+ * debugfs.c's trace_pipe therefore leaves .llseek unset.
+ */
 
 /* Which syscall the calling task is in (enum forkscope_origin). Probe context. */
 static __always_inline int forkscope_current_origin(void)

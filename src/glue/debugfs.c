@@ -231,7 +231,6 @@ static const struct file_operations forkscope_pipe_fops = {
 	.open = forkscope_pipe_open,
 	.read = forkscope_pipe_read,
 	.poll = forkscope_pipe_poll,
-	.llseek = no_llseek,
 	.release = forkscope_pipe_release,
 };
 
