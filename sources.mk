@@ -10,6 +10,7 @@ FORKSCOPE_CORE_SOURCES := \
 	src/core/histogram.cpp \
 	src/core/creation.cpp \
 	src/core/stage_model.cpp \
+	src/core/kernel_profile.cpp \
 	src/core/record_ring.cpp \
 	src/core/counters.cpp \
 	src/core/engine_probe.cpp \

@@ -128,6 +128,7 @@ struct forkscope_core_config {
 	unsigned int ring_records;	/* records kept per CPU */
 	unsigned int top_n;		/* size of the slowest list */
 	unsigned int spawn_slots;	/* children awaiting their first exec; power of two */
+	const char *kernel_release;	/* utsname()->release: chooses the kernel profile */
 };
 
 /* The anchor table. Any context. */

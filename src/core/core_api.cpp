@@ -11,6 +11,7 @@
 #include "control.h"
 #include "engine.h"
 #include "format.h"
+#include "kernel_profile.h"
 #include "probe_context.h"
 
 namespace forkscope {
@@ -139,8 +140,10 @@ extern "C" unsigned int forkscope_core_anchor_count(void) { return kAnchorCount;
 
 extern "C" void forkscope_core_anchor_describe(unsigned int anchor,
                                                struct forkscope_anchor_desc* out) {
-  const AnchorInfo& info = anchor_info(static_cast<Anchor>(anchor < kAnchorCount ? anchor : 0));
-  for (int i = 0; i < FORKSCOPE_ANCHOR_NAMES; ++i) out->names[i] = info.names[i];
+  auto id = static_cast<Anchor>(anchor < kAnchorCount ? anchor : 0);
+  const AnchorInfo& info = anchor_info(id);
+  const char* const* names = profile_anchor_names(active_profile(), id);
+  for (int i = 0; i < FORKSCOPE_ANCHOR_NAMES; ++i) out->names[i] = names[i];
   out->required = info.required ? 1 : 0;
   out->role = static_cast<forkscope_anchor_role>(info.role);
 }
@@ -151,6 +154,29 @@ extern "C" int forkscope_core_init(const struct forkscope_core_config* config) {
   if (!g_static_init_witness.ran()) {
     forkscope_platform_log(FORKSCOPE_LOG_ERR, "static constructors did not run; refusing to start");
     return -FORKSCOPE_EINVAL;
+  }
+  // The kernel profile first: the anchor names the glue resolves next are its.
+  bool exact = true;
+  const char* release = config->kernel_release;
+  const KernelProfile* profile =
+      release != nullptr ? choose_profile(release, &exact) : &profile_at(0);  // host tests
+  if (profile == nullptr) {
+    forkscope_platform_log(FORKSCOPE_LOG_ERR,
+                           "cannot read the kernel release; refusing to guess a kernel profile");
+    return -FORKSCOPE_EINVAL;
+  }
+  set_active_profile(profile, exact, release);
+  if (release != nullptr) {
+    char line[192];
+    ktl::StringBuilder text(line, sizeof(line));
+    text.append("kernel ").append(release).append(": ");
+    if (exact) {
+      text.append("profile ").append(profile->name);
+    } else {
+      text.append("no profile for this series; using the nearest, ").append(profile->name);
+    }
+    text.append(" (").append(profile->source).append(")");
+    forkscope_platform_log(exact ? FORKSCOPE_LOG_INFO : FORKSCOPE_LOG_WARNING, line);
   }
   ktl::AllocChecker ac;
   Engine* engine = new (ac) Engine;
@@ -176,10 +202,20 @@ extern "C" int forkscope_core_init(const struct forkscope_core_config* config) {
   return 0;
 }
 
-extern "C" void forkscope_core_exit(void) { delete g_engine.exchange(nullptr); }
+extern "C" void forkscope_core_exit(void) {
+  delete g_engine.exchange(nullptr);
+  set_active_profile(nullptr, true, nullptr);
+}
 
 extern "C" void forkscope_core_set_available_anchors(forkscope_u64 mask) {
   if (Engine* engine = g_engine.load()) engine->set_available_anchors(mask);
+  // The profile, confirmed (or not) by what resolved and registered.
+  char line[512];
+  ktl::StringBuilder text(line, sizeof(line));
+  append_profile_summary(text, active_profile(), active_profile_exact(), active_release(), mask);
+  ProfileCheck check = check_profile(active_profile(), mask);
+  forkscope_platform_log(
+      check.missing || check.unexpected ? FORKSCOPE_LOG_NOTICE : FORKSCOPE_LOG_INFO, line);
 }
 
 extern "C" FORKSCOPE_PROBE_CONTEXT int forkscope_core_on_entry(

@@ -9,6 +9,7 @@
 
 #include "histogram.h"
 #include "json_writer.h"
+#include "kernel_profile.h"
 
 namespace forkscope {
 namespace {
@@ -510,6 +511,18 @@ const char* type_name(StageType type) {
   return "?";
 }
 
+// A stage whose only opening anchor this kernel's series inlines (the
+// profile says so, and the kernel indeed lacks it).
+bool inlined_stage(const KernelProfile& profile, Stage stage, ktl::u64 available_anchors) {
+  for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+    auto anchor = static_cast<Anchor>(a);
+    if (!profile_inlines(profile, anchor) || ((available_anchors >> a) & 1)) continue;
+    Boundary entry = entry_boundary(anchor);
+    if (entry < kBoundaryCount && boundary_info(entry).stage_after == stage) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
@@ -519,7 +532,11 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
   out.append("# then kernel_clone's steps around it. A gap stage is code the compiler inlined\n");
   out.append("# between two anchors; when an anchor is missing, its stage merges into the one\n");
   out.append("# before it. When an anchor does not fire (e.g. dup_fd with CLONE_FILES), the\n");
-  out.append("# gap before it runs on to the next anchor that fires.\n\n");
+  out.append("# gap before it runs on to the next anchor that fires.\n");
+  const KernelProfile& profile = active_profile();
+  out.append("# kernel ");
+  append_profile_summary(out, profile, active_profile_exact(), active_release(), available_anchors);
+  out.append(".\n# tables: ").append(profile.source).append("\n\n");
   out.append_padded("stage", 24).append_padded("type", 8).append_padded("status", 28);
   out.append("contains\n");
   for (ktl::size_t s = 0; s < kStageCount; ++s) {
@@ -531,10 +548,13 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
     ktl::StringBuilder status_text(status, sizeof(status));
     if (into == stage) {
       status_text.append("measured");
+    } else if (inlined_stage(profile, stage, available_anchors)) {
+      status_text.append("inlined into ").append(stage_info(into).name);
     } else {
       status_text.append("merged into ").append(stage_info(into).name);
     }
-    out.append_padded(status, 28).append(info.contains).append_char('\n');
+    out.append_padded(status, 28).append(profile_stage_contains(profile, stage));
+    out.append_char('\n');
   }
   out.append("\n");
   out.append_padded("anchor", 24).append_padded("symbol", 26).append_padded("registered", 11);

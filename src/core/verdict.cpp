@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-// The verdict rules: 6.1's kernel_clone/copy_process refusal and sharing
-// rules, written from the source, and the comparison with what the glue saw.
+// The verdict rules: kernel_clone/copy_process refusal and sharing rules,
+// written from 6.1's source with 6.12's differences as profile switches
+// (VerdictRules), and the comparison with what the glue saw.
 #include "verdict.h"
 
 #include <forkscope/platform.h>
@@ -125,7 +126,8 @@ FORKSCOPE_PROBE_CONTEXT bool is_late_rule(const char* rule) {
 [[gnu::always_inline]] constexpr bool all(u64 flags, u64 mask) { return (flags & mask) == mask; }
 
 // The first refusal rule that applies, in the kernel's order; sets *error.
-FORKSCOPE_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller, s32* error) {
+FORKSCOPE_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& caller,
+                                            const VerdictRules& rules, s32* error) {
   *error = -FORKSCOPE_EINVAL;
   // kernel_clone.
   if (all(flags, cf::kPidfd | cf::kParentSettid) && caller.pidfd_is_parent_tid) {
@@ -145,8 +147,12 @@ FORKSCOPE_PROBE_CONTEXT const char* refusal(u64 flags, const CallerContext& call
   if ((flags & cf::kThread) && ((flags & (cf::kNewuser | cf::kNewpid)) || caller.pid_ns_differs)) {
     return kRuleThreadPidns;
   }
-  if ((flags & (cf::kThread | cf::kVm)) && caller.time_ns_differs) return kRuleTimens;
-  if ((flags & cf::kPidfd) && (flags & (cf::kDetached | cf::kThread))) return kRulePidfdDetached;
+  if (rules.timens_refuses_thread_vm && (flags & (cf::kThread | cf::kVm)) &&
+      caller.time_ns_differs) {
+    return kRuleTimens;
+  }
+  const u64 pidfd_refused = cf::kDetached | (rules.pidfd_refuses_thread ? cf::kThread : 0);
+  if ((flags & cf::kPidfd) && (flags & pidfd_refused)) return kRulePidfdDetached;
   // copy_namespaces: the fast path (no CLONE_NEW*, same time namespace)
   // checks nothing; a new time namespace for children alone skips the
   // capability check (it is in the else-if). ns_capable() is asked of the
@@ -206,9 +212,14 @@ const char* verdict_name(VerdictKind kind) {
 
 FORKSCOPE_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerContext& caller,
                                      Prediction* out) {
+  predict(request, caller, active_profile().rules, out);
+}
+
+FORKSCOPE_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerContext& caller,
+                                     const VerdictRules& rules, Prediction* out) {
   const u64 flags = request.flags;
   *out = Prediction{};
-  out->rule = refusal(flags, caller, &out->error);
+  out->rule = refusal(flags, caller, rules, &out->error);
   if (out->error != 0) {
     for (Sharing& sharing : out->sharing) sharing = Sharing::kAny;
     return;
@@ -224,10 +235,12 @@ FORKSCOPE_PROBE_CONTEXT void predict(const CloneRequest& request, const CallerCo
   sharing[index(Resource::kSignal)] = shared_if(flags & cf::kThread);
   // copy_mm: a caller without mm (a kernel thread) leaves the child none.
   sharing[index(Resource::kMm)] = caller.has_mm ? shared_if(flags & cf::kVm) : Sharing::kNone;
-  // copy_namespaces: the whole nsproxy is shared only on the fast path;
-  // a new one gets each namespace its flag does not renew.
-  sharing[index(Resource::kNsproxy)] =
-      shared_if(!(flags & kNsproxyFlags) && !caller.time_ns_differs);
+  // copy_namespaces: the whole nsproxy is shared only on the fast path
+  // (6.12: also for CLONE_VM with time_ns_for_children changed); a new one
+  // gets each namespace its flag does not renew.
+  const bool same_time =
+      !caller.time_ns_differs || (rules.vm_shares_nsproxy_across_timens && (flags & cf::kVm));
+  sharing[index(Resource::kNsproxy)] = shared_if(!(flags & kNsproxyFlags) && same_time);
   sharing[index(Resource::kUtsNs)] = shared_if(!(flags & cf::kNewuts));
   sharing[index(Resource::kIpcNs)] = shared_if(!(flags & cf::kNewipc));
   sharing[index(Resource::kMntNs)] = shared_if(!(flags & cf::kNewns));

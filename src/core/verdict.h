@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // The mirror's verdict: from the clone flags and a few facts about the
-// caller, predict what 6.1's copy_process will refuse, share, copy or
-// create; then compare with what the glue observed on the new task.
+// caller, predict what copy_process (of the kernel profile's series) will
+// refuse, share, copy or create; then compare with what the glue observed
+// on the new task.
 #ifndef FORKSCOPE_CORE_VERDICT_H
 #define FORKSCOPE_CORE_VERDICT_H
 
@@ -9,6 +10,7 @@
 #include <ktl/types.h>
 
 #include "creation.h"
+#include "kernel_profile.h"
 
 namespace forkscope {
 
@@ -70,11 +72,14 @@ struct Prediction {
   ktl::s32 exit_signal = 0;               // the child's exit_signal (-1 for threads)
 };
 
-// The refusal rules in the order 6.1's kernel_clone and copy_process apply
-// them (the first that matches decides the errno), then the sharing rules.
-// Refusals that depend on resources (EAGAIN from RLIMIT_NPROC, ENOMEM) are
-// not predicted: a record failing that way is "unchecked".
+// The refusal rules in the order kernel_clone and copy_process apply them
+// (the first that matches decides the errno), then the sharing rules, as
+// the series of the active kernel profile (kernel_profile.h) has them, or
+// as the given rules say. Refusals that depend on resources (EAGAIN from
+// RLIMIT_NPROC, ENOMEM) are not predicted: such a record is "unchecked".
 void predict(const CloneRequest& request, const CallerContext& caller, Prediction* out);
+void predict(const CloneRequest& request, const CallerContext& caller, const VerdictRules& rules,
+             Prediction* out);
 
 // What the glue saw at copy_process's return (only for success).
 struct Observation {

@@ -6,6 +6,7 @@
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/module.h>
+#include <linux/utsname.h>
 
 #include <forkscope/core.h>
 #include <forkscope/cxxrt.h>
@@ -88,6 +89,7 @@ static int __init forkscope_init(void)
 	config.ring_records = ring_size;
 	config.top_n = top_n;
 	config.spawn_slots = 4096;
+	config.kernel_release = utsname()->release;
 	err = forkscope_core_init(&config);
 	if (err)
 		goto err_cxxrt;

@@ -13,7 +13,7 @@
 
 namespace {
 
-forkscope_core_config small_config() { return forkscope_core_config{64, 32, 4, 64}; }
+forkscope_core_config small_config() { return forkscope_core_config{64, 32, 4, 64, nullptr}; }
 
 void on_return(unsigned int anchor, void* data, long long retval, int child_pid,
                const forkscope_observation* observation, unsigned long long now,
@@ -243,7 +243,7 @@ TEST(CoreInit, ExitReleasesEverythingEvenAfterTraffic) {
 }
 
 TEST(CoreInit, RejectsABadConfiguration) {
-  forkscope_core_config config{100, 32, 4, 64};  // inflight slots must be a power of two
+  forkscope_core_config config{100, 32, 4, 64, nullptr};  // inflight slots must be a power of two
   EXPECT_EQ(forkscope_core_init(&config), -FORKSCOPE_EINVAL);
 }
 
