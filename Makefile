@@ -6,8 +6,9 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module module-for module-clean host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench
-all: module
+.PHONY: all setup module module-for module-clean host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench \
+	cli cli-tests
+all: module cli
 
 setup:
 	scripts/setup
@@ -39,6 +40,28 @@ host-tests:
 
 selftests:
 	$(MAKE) -C selftests KSRC=$(KSRC)
+
+# The forkscope CLI (tools/cli, C++20 with nlohmann-json, CLI11 and fmt),
+# static so it runs in the busybox guest; its host tests (GoogleTest).
+CLI_CXX ?= g++
+CLI_CXXFLAGS ?= -std=c++20 -O2 -g -Wall -Wextra -Werror -DFMT_HEADER_ONLY
+CLI_LIB_SRCS := $(filter-out tools/cli/main.cpp,$(wildcard tools/cli/*.cpp))
+CLI_LIB_OBJS := $(patsubst tools/cli/%.cpp,build/cli/%.o,$(CLI_LIB_SRCS))
+CLI_TEST_SRCS := $(wildcard tests/cli/*.cpp)
+CLI_TEST_OBJS := $(patsubst tests/cli/%.cpp,build/cli/tests/%.o,$(CLI_TEST_SRCS))
+cli: build/forkscope
+build/cli/%.o: tools/cli/%.cpp $(wildcard tools/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CLI_CXX) $(CLI_CXXFLAGS) -c -o $@ $<
+build/cli/tests/%.o: tests/cli/%.cpp $(wildcard tools/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CLI_CXX) $(CLI_CXXFLAGS) -Itools/cli -DFORKSCOPE_CLI_FIXTURES=\"$(CURDIR)/tests/cli/fixtures\" -c -o $@ $<
+build/forkscope: build/cli/main.o $(CLI_LIB_OBJS)
+	$(CLI_CXX) -static -pthread -s -o $@ $^
+build/cli/forkscope_cli_tests: $(CLI_TEST_OBJS) $(CLI_LIB_OBJS)
+	$(CLI_CXX) -pthread -o $@ $^ -lgtest -lgtest_main
+cli-tests: build/cli/forkscope_cli_tests
+	build/cli/forkscope_cli_tests
 
 check:
 	scripts/check
@@ -78,6 +101,7 @@ bench: module selftests
 demo: setup
 	$(MAKE) --no-print-directory module KVER=$$(cat build/kver) >build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
 	$(MAKE) --no-print-directory selftests >>build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
+	$(MAKE) --no-print-directory cli >>build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
 	scripts/vm --log build/vm-demo.log --add scripts/demo-guest.sh:/opt/forkscope/demo.sh -- /opt/forkscope/demo.sh
 
 module-clean:
@@ -86,4 +110,4 @@ module-clean:
 	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
 
 clean: module-clean
-	rm -rf build/host build/selftests build/check build/fuzz build/storm build/stress-ng-root
+	rm -rf build/cli build/forkscope build/host build/selftests build/check build/fuzz build/storm build/stress-ng-root
