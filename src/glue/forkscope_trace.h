@@ -18,8 +18,9 @@
 
 /*
  * Short strings are fixed arrays: hist triggers take them as keys. The
- * stages array is printed with literal sizes: libtraceevent (trace-cmd,
- * perf) cannot parse sizeof() in a print format.
+ * stages array is printed with its length field and a literal element
+ * size: perf's and trace-cmd's parsers take neither sizeof() nor arithmetic
+ * in a print format.
  */
 #define FORKSCOPE_TRACE_NAME_LEN 16
 
@@ -42,6 +43,7 @@ TRACE_EVENT(fork,
 		__field(u64, copy_process_ns)
 		__field(u64, wake_ns)
 		__field(u64, vfork_wait_ns)
+		__field(u32, nr_stages)
 		__dynamic_array(u64, stages, v->nr_stages)
 	),
 	TP_fast_assign(
@@ -60,6 +62,7 @@ TRACE_EVENT(fork,
 		__entry->copy_process_ns = v->copy_process_ns;
 		__entry->wake_ns = v->wake_ns;
 		__entry->vfork_wait_ns = v->vfork_wait_ns;
+		__entry->nr_stages = v->nr_stages;
 		memcpy(__get_dynamic_array(stages), v->stages_ns,
 		       v->nr_stages * sizeof(u64));
 	),
@@ -71,7 +74,7 @@ TRACE_EVENT(fork,
 		  __entry->copy_process_ns, __entry->wake_ns,
 		  __entry->vfork_wait_ns,
 		  __print_array(__get_dynamic_array(stages),
-				__get_dynamic_array_len(stages) / 8, 8))
+				__entry->nr_stages, 8))
 );
 
 TRACE_EVENT(exec,
@@ -87,6 +90,7 @@ TRACE_EVENT(exec,
 		__field(s64, ret)
 		__field(int, errno)
 		__field(u64, total_ns)
+		__field(u32, nr_stages)
 		__dynamic_array(u64, stages, v->nr_stages)
 	),
 	TP_fast_assign(
@@ -100,6 +104,7 @@ TRACE_EVENT(exec,
 		__entry->ret = v->ret;
 		__entry->errno = v->errno_value;
 		__entry->total_ns = v->total_ns;
+		__entry->nr_stages = v->nr_stages;
 		memcpy(__get_dynamic_array(stages), v->stages_ns,
 		       v->nr_stages * sizeof(u64));
 	),
@@ -108,7 +113,7 @@ TRACE_EVENT(exec,
 		  __entry->new_comm, __entry->filename, __entry->ret,
 		  __entry->errno, __entry->total_ns,
 		  __print_array(__get_dynamic_array(stages),
-				__get_dynamic_array_len(stages) / 8, 8))
+				__entry->nr_stages, 8))
 );
 
 TRACE_EVENT(spawn,
