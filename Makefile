@@ -6,7 +6,7 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module module-for module-clean host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench \
+.PHONY: all setup module module-for module-clean dkms-install dkms-check host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench \
 	cli cli-tests
 all: module cli
 
@@ -32,6 +32,13 @@ module-for:
 	tar -c --exclude='*.o' --exclude='.*.cmd' --exclude='*.o.d' --exclude='*.ko' \
 		--exclude='*.mod*' $(MODULE_FILES) | tar -x -C $(MODDIR)
 	$(MAKE) -C $(KDIR) M=$(MODDIR) $(MODULE_BTF_FLAGS) modules
+
+# DKMS (dkms.conf): install for the running kernel, or build against every
+# installed set of headers in a private DKMS tree (build only, never loaded).
+dkms-install:
+	scripts/dkms install
+dkms-check:
+	scripts/dkms check
 
 host-tests:
 	cmake -S tests/host -B build/host -DCMAKE_BUILD_TYPE=Debug
