@@ -6,7 +6,7 @@ KVER ?= $(shell cat build/kver 2>/dev/null || ls /lib/modules 2>/dev/null | grep
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC ?= $(CURDIR)/build/linux-source-6.1
 
-.PHONY: all setup module module-for module-clean dkms-install dkms-check host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench \
+.PHONY: all setup check-all module module-for module-clean dkms-install dkms-check host-tests selftests check demo clean fuzz storm check-debug debug-kernel bench \
 	cli cli-tests
 all: module cli
 
@@ -73,6 +73,11 @@ cli-tests: build/cli/forkscope_cli_tests
 check:
 	scripts/check
 
+# make check on all six kernels (generic, rt, cloud of 6.1 and 6.12).
+ALL_KERNELS := 6.1 6.12 6.1-rt 6.12-rt 6.1-cloud 6.12-cloud
+check-all:
+	KERNELS="$(ALL_KERNELS)" scripts/check
+
 # libFuzzer (clang) on the control/filter parsers and the core behind them.
 FUZZ_SECONDS ?= 60
 include sources.mk
@@ -88,8 +93,10 @@ fuzz: build/fuzz/fuzz_control
 		-dict=tests/fuzz/control.dict -print_final_stats=1 build/fuzz/corpus
 
 # A KASAN/lockdep/kmemleak/UBSAN 6.1 kernel, and forkscope's tests in it.
+# SERIES=6.12 builds the 6.12 one (build/linux-debug-6.12) instead.
+SERIES ?= 6.1
 debug-kernel:
-	scripts/debug-kernel
+	scripts/debug-kernel --series $(SERIES)
 check-debug:
 	scripts/check-debug
 
