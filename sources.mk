@@ -18,6 +18,7 @@ FORKSCOPE_CORE_SOURCES := \
 	src/core/event_view.cpp \
 	src/core/format.cpp \
 	src/core/control.cpp \
+	src/core/detail.cpp \
 	src/core/verdict.cpp \
 	src/core/core_api.cpp
 

@@ -102,7 +102,10 @@ setup() {
 	baseline) ;;
 	disabled) insmod $KO && echo disable >$FS/control ;;
 	enabled) insmod $KO ;;
+	summary) insmod $KO detail=summary ;;
 	floor) insmod $KO probe_mode=floor ;;
+	kretprobe) insmod $KO mechanism=kretprobe ;;
+	floor_kretprobe) insmod $KO probe_mode=floor mechanism=kretprobe ;;
 	fgraph)
 		echo kernel_clone >$T/set_graph_function
 		echo function_graph >$T/current_tracer
@@ -115,9 +118,12 @@ setup() {
 
 teardown() {
 	case $1 in
-	disabled | enabled | floor)
+	disabled | enabled | summary | floor | kretprobe | floor_kretprobe)
 		# Counters first: proof the configuration was what it claims.
-		[ "$1" = enabled ] && say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)"
+		case $1 in enabled | summary | kretprobe)
+			say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)"
+			say "hits $1 $(awk '$1 == "probe" { h += $6 + $18 } END { print h + 0 }' $FS/counters) creations $(awk '$1 == "creations" { print $2 }' $FS/counters)" ;;
+		esac
 		rmmod forkscope ;;
 	fgraph)
 		echo nop >$T/current_tracer

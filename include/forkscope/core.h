@@ -108,14 +108,31 @@ struct forkscope_observation {
 	int exit_signal;		/* child exit_signal */
 };
 
-/* Health of one kernel probe, as the glue sees it; indexed by anchor. */
-struct forkscope_probe_health {
-	const char *symbol;	/* resolved kernel symbol, NULL if absent */
-	forkscope_u64 hits;		/* entry handler invocations */
-	forkscope_u64 missed;		/* kretprobe nmissed */
-	int registered;		/* 1 if armed */
+/* How a boundary is hooked (the probe plan's choice per anchor, cheapest first). */
+enum forkscope_hook_kind {
+	FORKSCOPE_HOOK_NONE = 0,	/* not hooked */
+	FORKSCOPE_HOOK_TRACEPOINT = 1,	/* a kernel tracepoint */
+	FORKSCOPE_HOOK_FTRACE = 2,	/* entry: an ftrace callback, no int3 */
+	FORKSCOPE_HOOK_CALLSITE = 3,	/* return: a kprobe after each call to the anchor */
+	FORKSCOPE_HOOK_KPROBE = 4,	/* entry: a kprobe */
+	FORKSCOPE_HOOK_KRETPROBE = 5,	/* entry and return: a kretprobe */
+	FORKSCOPE_HOOK_COUNT = 6,
 };
 
+/* Health of one anchor's hooks, as the glue sees it; indexed by anchor. */
+struct forkscope_probe_health {
+	const char *symbol;	/* resolved kernel symbol, NULL if absent */
+	forkscope_u64 hits;		/* entries seen (all callers) */
+	forkscope_u64 return_hits;	/* returns seen */
+	forkscope_u64 foreign;		/* entries from callers outside the model, ignored */
+	forkscope_u64 missed;		/* kprobe/kretprobe nmissed, ftrace recursion */
+	enum forkscope_hook_kind entry;	/* how the entry is hooked */
+	enum forkscope_hook_kind ret;	/* how the return is hooked */
+	unsigned int sites;		/* call sites hooked for the return */
+	unsigned int optimized;		/* ...of which OPTPROBES made a jump */
+	int registered;		/* 1 if the hooks exist */
+	int armed;		/* 1 if they fire now */
+};
 /* Build and environment facts shown in the version file. */
 struct forkscope_build_info {
 	const char *kernel_release;	/* utsname()->release of the running kernel */
@@ -163,6 +180,14 @@ struct forkscope_return_facts {
 /* Probe context. */
 void forkscope_core_on_return(unsigned int anchor, void *data,
 		       const struct forkscope_return_facts *facts, forkscope_u64 now);
+
+/*
+ * Probe context: the return of a call to `anchor` by `task`, seen at the
+ * instruction after the call.
+ */
+void forkscope_core_on_site_return(unsigned int anchor, const void *task, forkscope_u64 now);
+/* Bit per anchor whose hooks should be armed now (only the spans when disabled). Any. */
+forkscope_u64 forkscope_core_wanted_anchors(void);
 
 /* The text of one debugfs file. */
 enum forkscope_file {

@@ -111,8 +111,14 @@ const char* parse_control_text(Span text, ControlCommand* command) {
     if (!next_token(&rest, &number)) return sample_why;
     const char* why = parse_number(number, 1, kMaxSample, sample_why, &command->sample_every);
     if (why != nullptr) return why;
+  } else if (equals(word, "detail")) {
+    command->op = ControlCommand::Op::kDetail;
+    Span level;
+    const char* detail_why = "detail needs a level: summary, fork, exec or all";
+    if (!next_token(&rest, &level)) return detail_why;
+    if (!parse_detail(level.data, level.length, &command->detail)) return detail_why;
   } else {
-    return "unknown command (enable, disable, reset, sample N)";
+    return "unknown command (enable, disable, reset, sample N, detail LEVEL)";
   }
   Span extra;
   if (next_token(&rest, &extra)) return "unexpected text after the command: one command per write";

@@ -8,16 +8,18 @@
 #include <ktl/types.h>
 
 #include "creation.h"
+#include "detail.h"
 
 namespace forkscope {
 
 // control: exactly one command per write, optional trailing newline,
 // surrounding blanks ignored: "enable", "disable", "reset", "sample N"
-// (1 <= N <= 1000000; 1 = every creation).
+// (1 <= N <= 1000000; 1 = every creation), "detail LEVEL" (a detail_name()).
 struct ControlCommand {
-  enum class Op : ktl::u8 { kEnable, kDisable, kReset, kSample };
+  enum class Op : ktl::u8 { kEnable, kDisable, kReset, kSample, kDetail };
   Op op = Op::kEnable;
   ktl::u32 sample_every = 1;
+  Detail detail = Detail::kAll;
 };
 
 // filter: one write replaces the whole filter. Clauses separated by blanks,

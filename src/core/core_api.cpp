@@ -248,6 +248,19 @@ extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_return(
   engine->on_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), facts, now);
 }
 
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_site_return(unsigned int anchor,
+                                                                      const void* task,
+                                                                      forkscope_u64 now) {
+  Engine* engine = live_engine();
+  if (engine == nullptr || anchor >= kAnchorCount) return;
+  engine->on_site_return(static_cast<Anchor>(anchor), task, now);
+}
+
+extern "C" forkscope_u64 forkscope_core_wanted_anchors(void) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  return engine != nullptr ? engine->wanted_anchors() : 0;
+}
+
 extern "C" int forkscope_core_render(enum forkscope_file file,
                                      const struct forkscope_build_info* info,
                                      const struct forkscope_probe_health* probes,
@@ -293,6 +306,9 @@ extern "C" int forkscope_core_control(const char* input, forkscope_size_t length
       break;
     case ControlCommand::Op::kSample:
       engine->set_sample_every(command.sample_every);
+      break;
+    case ControlCommand::Op::kDetail:
+      engine->set_detail(command.detail);
       break;
   }
   return 0;

@@ -31,6 +31,7 @@ namespace forkscope {
   READER(ring_overwritten, "emitted, then overwritten before trace_pipe read them")          \
   READER(consumed, "records read through trace_pipe")                                        \
   PER_CPU(repeated_boundaries, "an anchor fired twice in one creation (later ones ignored)") \
+  PER_CPU(unpaired_returns, "a call-site return whose call the creation did not enter")      \
   PER_CPU(dropped_boundaries, "out-of-order boundaries ignored by the partition")            \
   PER_CPU(stale_slots, "a task began a creation while one of its own was still open")        \
   PER_CPU(filter_contended, "passed unfiltered: a filter write was in progress")             \

@@ -16,6 +16,7 @@
 #include "counters.h"
 #include "creation.h"
 #include "decision.h"
+#include "detail.h"
 #include "histogram.h"
 #include "per_cpu.h"
 #include "record.h"
@@ -86,6 +87,9 @@ class Engine {
   int on_entry(Anchor anchor, const void* task, ProbeData* data, const CreationArgs* args,
                ktl::u64 now);
   void on_return(Anchor anchor, ProbeData* data, const ReturnFacts& facts, ktl::u64 now);
+  // A return seen at its call site (the instruction after the call): no
+  // per-call data, so the calling task's slot is looked up.
+  void on_site_return(Anchor anchor, const void* task, ktl::u64 now);
   void on_return(Anchor anchor, ProbeData* data, ktl::s64 retval, ktl::s32 child_pid,
                  const Observation* observation, ktl::u64 now) {
     ReturnFacts facts;
@@ -97,6 +101,14 @@ class Engine {
 
   // ---- Control: process context, serialized by the caller ----
   void set_enabled(bool enabled) { enabled_.store(enabled); }
+  void set_detail(Detail detail) { detail_ = detail; }
+  Detail detail() const { return detail_; }
+  // Bit per anchor the probes should have armed now: the level's, or only
+  // the spans when disabled (they count every creation and exec, exactly).
+  ktl::u64 wanted_anchors() const { return enabled() ? anchors_at(detail_) : kSpanAnchors; }
+  // Anchors that are registered and wanted at the current detail level:
+  // the stage map merges the others (whatever enabled says).
+  ktl::u64 measured_anchors() const { return available_anchors_ & anchors_at(detail_); }
   bool enabled() const { return enabled_.load(); }
   void set_sample_every(ktl::u32 every) { sample_every_.store(every == 0 ? 1 : every); }
   ktl::u32 sample_every() const { return sample_every_.load(); }
@@ -146,6 +158,7 @@ class Engine {
   CpuState* cpu_state();
   Decision decide(const CreationArgs& args, Kind kind, CpuState* cpu);
   InflightSlot* claim_slot(const void* task, CpuState* cpu);
+  InflightSlot* find_slot(const void* task, CpuState* cpu);
   int begin_creation(Anchor anchor, const void* task, ProbeData* data, const CreationArgs& args,
                      ktl::u64 now, CpuState* cpu);
   void finish_creation(InflightSlot* slot, ktl::s64 ret, CpuState* cpu);
@@ -181,6 +194,7 @@ class Engine {
   ktl::SeqCount filter_seq_;
   forkscope_spinlock* filter_lock_ = nullptr;
   ktl::u64 available_anchors_ = ~ktl::u64{0};
+  Detail detail_ = Detail::kAll;
   // trace_pipe cursor per CPU (consumer only).
   ktl::Array<ktl::u64> consumer_next_;
   ktl::u64 consumer_generation_ = 0;

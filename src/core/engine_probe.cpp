@@ -49,6 +49,16 @@ FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::claim_slot(const void* task, CpuSt
   bool leftover = false;
   InflightSlot* slot = inflight_->find_or_claim(reinterpret_cast<ktl::uintptr_t>(task), &leftover);
   if (leftover) cpu->counters.stale_slots.add(1);
+  if (slot != nullptr) cpu->last_slot = slot;
+  return slot;
+}
+
+FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::find_slot(const void* task, CpuState* cpu) {
+  auto owner = reinterpret_cast<ktl::uintptr_t>(task);
+  InflightSlot* last = cpu->last_slot;
+  if (last != nullptr && last->owner.load(ktl::MemoryOrder::kRelaxed) == owner) return last;
+  InflightSlot* slot = inflight_->find(owner);
+  if (slot != nullptr) cpu->last_slot = slot;
   return slot;
 }
 
@@ -137,7 +147,7 @@ FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, Pr
     finish_spawn(task, nullptr, now, cpu);
     return 1;  // do_exit never returns
   }
-  InflightSlot* slot = inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
+  InflightSlot* slot = find_slot(task, cpu);
   data->slot = slot;
   data->began_here = false;
   data->decision = slot != nullptr ? Decision::kRecorded : Decision::kUntracked;
@@ -271,6 +281,25 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
     return;
   }
   if (slot != nullptr) mark(slot, return_boundary(anchor), now, cpu);
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::on_site_return(Anchor anchor, const void* task, ktl::u64 now) {
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return;
+  InflightSlot* slot = find_slot(task, cpu);
+  if (slot == nullptr) return;  // its entry was counted as other
+  if (slot->record.is_exec()) {
+    log_exec(slot, anchor, true, now, cpu);
+    return;
+  }
+  Boundary entry = entry_boundary(anchor);
+  // A jump can land on the instruction after a call without making it:
+  // only a call this creation entered has a return.
+  if (entry >= kBoundaryCount || (slot->record.present & (ktl::u64{1} << entry)) == 0) {
+    cpu->counters.unpaired_returns.add(1);
+    return;
+  }
+  mark(slot, return_boundary(anchor), now, cpu);
 }
 
 FORKSCOPE_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,

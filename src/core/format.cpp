@@ -525,6 +525,19 @@ bool inlined_stage(const KernelProfile& profile, Stage stage, ktl::u64 available
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kHookNames[] = {"-",        "tracepoint", "ftrace",
+                                      "callsite", "kprobe",     "kretprobe"};
+static_assert(ktl::size(kHookNames) == FORKSCOPE_HOOK_COUNT, "a name per enum forkscope_hook_kind");
+
+const char* hook_name(forkscope_hook_kind kind) {
+  auto index = static_cast<ktl::size_t>(kind);
+  return index < ktl::size(kHookNames) ? kHookNames[index] : "?";
+}
+
+}  // namespace
+
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
                       const forkscope_probe_health* probes, ktl::size_t nr_probes,
                       ktl::u64 available_anchors) {
@@ -557,38 +570,59 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
     out.append_char('\n');
   }
   out.append("\n");
+  out.append("# Hooks, cheapest first: tracepoint, ftrace (entry), callsite (return: a kprobe\n");
+  out.append("# after each call to the anchor; opt = of which OPTPROBES made a jump), kprobe,\n");
+  out.append("# kretprobe. foreign = entries from callers outside the model, ignored.\n");
   out.append_padded("anchor", 24).append_padded("symbol", 26).append_padded("registered", 11);
-  out.append("      tracked        other       missed  what\n");
+  out.append_padded("armed", 6).append_padded("entry", 11).append_padded("return", 11);
+  out.append("sites  opt         hits      returns      foreign      tracked        other");
+  out.append("       missed  what\n");
   for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
     const AnchorInfo& info = anchor_info(static_cast<Anchor>(a));
     const forkscope_probe_health* probe = a < nr_probes ? &probes[a] : nullptr;
+    forkscope_probe_health none{};
+    if (probe == nullptr) probe = &none;
     out.append_padded(info.names[0], 24);
-    out.append_padded(probe != nullptr && probe->symbol != nullptr ? probe->symbol : "-", 26);
-    out.append_padded(probe != nullptr && probe->registered ? "yes" : "no", 11);
+    out.append_padded(probe->symbol != nullptr ? probe->symbol : "-", 26);
+    out.append_padded(probe->registered ? "yes" : "no", 11);
+    out.append_padded(probe->armed ? "yes" : "no", 6);
+    out.append_padded(hook_name(probe->entry), 11).append_padded(hook_name(probe->ret), 11);
+    out.append_u64_padded(probe->sites, 5).append_u64_padded(probe->optimized, 5);
+    out.append_u64_padded(probe->hits, 13).append_u64_padded(probe->return_hits, 13);
+    out.append_u64_padded(probe->foreign, 13);
     out.append_u64_padded(counters.anchor_tracked[a], 13);
     out.append_u64_padded(counters.anchor_other[a], 13);
-    out.append_u64_padded(probe != nullptr ? probe->missed : 0, 13);
+    out.append_u64_padded(probe->missed, 13);
     out.append("  ").append(info.what).append_char('\n');
   }
 }
 
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
-                     ktl::u32 sample_every, const Filter& filter) {
+                     ktl::u32 sample_every, const Filter& filter, Detail detail) {
   counters.append_to(out);
   ktl::u64 missed = 0;
   for (ktl::size_t i = 0; i < nr_probes; ++i) missed += probes[i].missed;
   out.append("probes_missed ").append_u64(missed).append_char('\n');
   out.append("enabled ").append_u64(enabled ? 1 : 0).append_char('\n');
+  out.append("detail ").append(detail_name(detail)).append_char('\n');
   out.append("sample_every ").append_u64(sample_every).append_char('\n');
   out.append("filter ");
   append_filter(out, filter);
   out.append_char('\n');
   for (ktl::size_t i = 0; i < nr_probes; ++i) {
     const forkscope_probe_health& probe = probes[i];
-    out.append("probe ").append(probe.symbol != nullptr ? probe.symbol : "-");
+    if (probe.symbol == nullptr) continue;
+    out.append("probe ").append(probe.symbol);
     out.append(" registered ").append_u64(probe.registered ? 1 : 0);
     out.append(" hits ").append_u64(probe.hits);
+    out.append(" armed ").append_u64(probe.armed ? 1 : 0);
+    out.append(" entry ").append(hook_name(probe.entry));
+    out.append(" return ").append(hook_name(probe.ret));
+    out.append(" sites ").append_u64(probe.sites);
+    out.append(" optimized ").append_u64(probe.optimized);
+    out.append(" return_hits ").append_u64(probe.return_hits);
+    out.append(" foreign ").append_u64(probe.foreign);
     out.append(" missed ").append_u64(probe.missed).append_char('\n');
   }
 }
@@ -643,6 +677,7 @@ void append_version(ktl::StringBuilder& out, const RenderSources& sources) {
   number("inflight_slots", config.inflight_slots);
   number("ring_records_per_cpu", config.ring_records);
   number("top_n", config.top_n);
+  line("detail", detail_name(sources.engine.detail()));
 }
 
 using Renderer = int (*)(const RenderSources& sources, forkscope_text* out);
@@ -656,15 +691,16 @@ int render_counters(const RenderSources& sources, forkscope_text* out) {
   EngineCounters counters = engine.counters();
   return render_into(out, 4096 + sources.nr_probes * 128, [&](ktl::StringBuilder& b) {
     append_counters(b, counters, sources.probes, sources.nr_probes, engine.enabled(),
-                    engine.sample_every(), engine.filter());
+                    engine.sample_every(), engine.filter(), engine.detail());
   });
 }
 
 int render_stages(const RenderSources& sources, forkscope_text* out) {
   EngineCounters counters = sources.engine.counters();
   return render_into(out, 16384, [&](ktl::StringBuilder& b) {
+    b.append("# detail ").append(detail_name(sources.engine.detail())).append_char('\n');
     append_stage_map(b, counters, sources.probes, sources.nr_probes,
-                     sources.engine.available_anchors());
+                     sources.engine.measured_anchors());
   });
 }
 

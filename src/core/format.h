@@ -39,7 +39,7 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
                       ktl::u64 available_anchors);
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
-                     ktl::u32 sample_every, const Filter& filter);
+                     ktl::u32 sample_every, const Filter& filter, Detail detail);
 
 // What the debugfs files are rendered from.
 struct RenderSources {

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Architecture and kernel-version specifics of the glue, in one place: how
- * a probe handler learns which syscall started a creation, and what changed
- * between the supported series (6.1, 6.12).
+ * a probe handler learns which syscall started a creation, how an ftrace
+ * callback reaches the registers, and what changed between the supported
+ * series (6.1, 6.12).
  */
 #ifndef FORKSCOPE_COMPAT_H
 #define FORKSCOPE_COMPAT_H
 
+#include <linux/ftrace.h>
 #include <linux/sched.h>
 #include <linux/sched/task_stack.h>
 #include <asm/syscall.h>
@@ -63,5 +65,16 @@ static __always_inline int forkscope_current_origin(void)
 	}
 	return FORKSCOPE_ORIGIN_UNKNOWN;
 }
+
+/*
+ * The argument registers an ftrace callback sees (DYNAMIC_FTRACE_WITH_ARGS):
+ * struct ftrace_regs wraps pt_regs; from 6.8 it is opaque behind
+ * arch_ftrace_regs(), whose arrival also brought ftrace_regs_size().
+ */
+#ifdef ftrace_regs_size
+#define forkscope_ftrace_pt_regs(fregs) (&arch_ftrace_regs(fregs)->regs)
+#else
+#define forkscope_ftrace_pt_regs(fregs) (&(fregs)->regs)
+#endif
 
 #endif /* FORKSCOPE_COMPAT_H */

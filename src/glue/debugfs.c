@@ -55,7 +55,7 @@ static int forkscope_render(enum forkscope_file file, struct forkscope_text *tex
 	probes = kcalloc(FORKSCOPE_ANCHOR_COUNT, sizeof(*probes), GFP_KERNEL);
 	if (!probes)
 		return -ENOMEM;
-	n = forkscope_probes_health(probes, FORKSCOPE_ANCHOR_COUNT);
+	n = forkscope_plan_health(probes, FORKSCOPE_ANCHOR_COUNT);
 	err = forkscope_core_render(file, &info, probes, n, text);
 	kfree(probes);
 	return err;
@@ -138,9 +138,12 @@ static ssize_t forkscope_command_write(struct file *file, const char __user *ubu
 	if (copy_from_user(buf, ubuf, count))
 		return -EFAULT;
 	mutex_lock(&forkscope_write_lock);
-	if (which == FORKSCOPE_FILE_CONTROL)
+	if (which == FORKSCOPE_FILE_CONTROL) {
 		err = forkscope_core_control(buf, count, &why);
-	else
+		/* enable, disable and detail change what the plan arms. */
+		if (!err && forkscope_plan_follow())
+			pr_warn("control: the probe plan did not follow (see stages)\n");
+	} else
 		err = forkscope_core_set_filter(buf, count, &why);
 	mutex_unlock(&forkscope_write_lock);
 	if (err) {

@@ -17,17 +17,36 @@ int forkscope_symbols_resolve(const char *deny_list);
 void forkscope_symbols_release(void);
 unsigned long forkscope_symbol_address(unsigned int anchor);
 const char *forkscope_symbol_name(unsigned int anchor);	/* NULL if absent */
+/* Any kernel symbol's address (0 if absent); only after forkscope_symbols_resolve. */
+unsigned long forkscope_symbol_lookup(const char *name);
+/* Never called: keeps the probe plan's ftrace filter from ever being empty. */
+void forkscope_ftrace_parking(void);
 /* Debian's kernel.unprivileged_userns_clone, or NULL if this kernel lacks it. */
 const int *forkscope_unprivileged_userns_clone(void);
 
+/* Which hooks the plan may use (module parameter mechanism=). */
+enum forkscope_mechanism {
+	FORKSCOPE_MECH_AUTO,		/* the cheapest per anchor */
+	FORKSCOPE_MECH_KPROBE,		/* entries by kprobe instead of ftrace */
+	FORKSCOPE_MECH_KRETPROBE,	/* a kretprobe on every anchor (the old plan) */
+};
+
 /*
- * probes.c: one kretprobe per resolved anchor; floor: empty handlers (the
- * probes' own cost, for the benchmark).
+ * plan.c: the probe plan. build: chooses and registers every anchor's hooks
+ * (disarmed), then arms what the core wants; floor: empty handlers (the
+ * hooks' own cost, for the benchmark). sync: arms and disarms to match
+ * forkscope_core_wanted_anchors(); call after every control write. May sleep.
  */
-int forkscope_probes_register(int max_inflight, bool floor);
-void forkscope_probes_unregister(void);
+int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism mechanism);
+int forkscope_plan_sync(void);
+/*
+ * After a control write: arms at once what is newly wanted, disarms what is
+ * no longer wanted a little later (coalescing quick toggles). May sleep.
+ */
+int forkscope_plan_follow(void);
+void forkscope_plan_destroy(void);
 /* Fills out[anchor] for every anchor; returns the count. */
-unsigned int forkscope_probes_health(struct forkscope_probe_health *out, unsigned int max);
+unsigned int forkscope_plan_health(struct forkscope_probe_health *out, unsigned int max);
 
 /* debugfs.c */
 int forkscope_debugfs_create(void);

@@ -42,6 +42,17 @@ MODULE_PARM_DESC(probe_mode,
 		 "full (default), or floor: the same kretprobes with empty handlers, which record nothing (benchmark of the probes' own cost)");
 static bool forkscope_probe_floor;
 
+static char *mechanism = "auto";
+module_param(mechanism, charp, 0444);
+MODULE_PARM_DESC(mechanism,
+		 "auto (default: the cheapest hook per anchor), kprobe (entries by kprobe, not ftrace) or kretprobe (a kretprobe on every anchor); for tests and benchmarks");
+static enum forkscope_mechanism forkscope_mechanism;
+
+static char *detail = "all";
+module_param(detail, charp, 0444);
+MODULE_PARM_DESC(detail,
+		 "summary, fork, exec or all (default): which stages are timed; the others merge into their neighbours");
+
 static int forkscope_check_range(const char *name, int value, int min, int max)
 {
 	if (value >= min && value <= max)
@@ -64,8 +75,33 @@ static int forkscope_check_params(void)
 		pr_warn("probe_mode=%.32s is not full or floor\n", probe_mode);
 		return -EINVAL;
 	}
+	if (!strcmp(mechanism, "auto")) {
+		forkscope_mechanism = FORKSCOPE_MECH_AUTO;
+	} else if (!strcmp(mechanism, "kprobe")) {
+		forkscope_mechanism = FORKSCOPE_MECH_KPROBE;
+	} else if (!strcmp(mechanism, "kretprobe")) {
+		forkscope_mechanism = FORKSCOPE_MECH_KRETPROBE;
+	} else {
+		pr_warn("mechanism=%.32s is not auto, kprobe or kretprobe\n", mechanism);
+		return -EINVAL;
+	}
 	if (strlen(deny_symbols) > 4096) {
 		pr_warn("deny_symbols is longer than 4096 characters\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* detail= goes through the control parser: one grammar, one error message. */
+static int forkscope_apply_detail(void)
+{
+	char command[48];
+	const char *why = NULL;
+	int len;
+
+	len = snprintf(command, sizeof(command), "detail %s", detail);
+	if (len >= sizeof(command) || forkscope_core_control(command, len, &why)) {
+		pr_warn("detail=%.32s: %s\n", detail, why ?: "too long");
 		return -EINVAL;
 	}
 	return 0;
@@ -93,22 +129,26 @@ static int __init forkscope_init(void)
 	err = forkscope_core_init(&config);
 	if (err)
 		goto err_cxxrt;
+	err = forkscope_apply_detail();
+	if (err)
+		goto err_core;
 	err = forkscope_symbols_resolve(deny_symbols);
 	if (err)
 		goto err_core;
-	err = forkscope_probes_register(max_inflight, forkscope_probe_floor);
+	err = forkscope_plan_build(max_inflight, forkscope_probe_floor, forkscope_mechanism);
 	if (err)
 		goto err_symbols;
 	err = forkscope_debugfs_create();
 	if (err)
 		goto err_probes;
 	forkscope_cxxrt_get_stats(&rt);
-	pr_info("loaded (version %s%s): %llu bytes in %llu allocations\n", FORKSCOPE_VERSION,
+	pr_info("loaded (version %s, detail %s, mechanism %s%s): %llu bytes in %llu allocations\n",
+		FORKSCOPE_VERSION, detail, mechanism,
 		forkscope_probe_floor ? ", probe_mode=floor" : "", rt.live_bytes, rt.live_allocs);
 	return 0;
 
 err_probes:
-	forkscope_probes_unregister();
+	forkscope_plan_destroy();
 err_symbols:
 	forkscope_symbols_release();
 err_core:
@@ -123,7 +163,7 @@ static void __exit forkscope_exit(void)
 	struct forkscope_cxxrt_stats rt;
 
 	forkscope_debugfs_remove();
-	forkscope_probes_unregister();
+	forkscope_plan_destroy();
 	forkscope_symbols_release();
 	forkscope_core_exit();
 	forkscope_cxxrt_exit();

@@ -21,6 +21,7 @@ static struct forkscope_symbol *forkscope_symbols;
 static unsigned int forkscope_nr_symbols;
 /* Data the verdict reads; optional (a Debian patch). */
 static const int *forkscope_userns_clone;
+static unsigned long (*forkscope_lookup)(const char *name);
 
 /* Suffixes GCC adds to specialised copies of a static function. */
 static const char *const forkscope_clone_suffixes[] = {
@@ -112,6 +113,7 @@ int forkscope_symbols_resolve(const char *deny_list)
 		pr_err("cannot find kallsyms_lookup_name; refusing to load\n");
 		return -ENOENT;
 	}
+	forkscope_lookup = lookup;
 	forkscope_init_text_start = lookup("_sinittext");
 	forkscope_init_text_end = lookup("_einittext");
 	if (!forkscope_init_text_start || forkscope_init_text_end <= forkscope_init_text_start)
@@ -150,13 +152,25 @@ int forkscope_symbols_resolve(const char *deny_list)
 	return 0;
 }
 
+/* Traceable (this file keeps ftrace's flags) and never called. */
+noinline void forkscope_ftrace_parking(void)
+{
+	barrier();
+}
+
 const int *forkscope_unprivileged_userns_clone(void)
 {
 	return forkscope_userns_clone;
 }
 
+unsigned long forkscope_symbol_lookup(const char *name)
+{
+	return forkscope_lookup ? forkscope_lookup(name) : 0;
+}
+
 void forkscope_symbols_release(void)
 {
+	forkscope_lookup = NULL;
 	kfree(forkscope_symbols);
 	forkscope_symbols = NULL;
 }

@@ -117,7 +117,7 @@ TEST(Control, AcceptsEachCommand) {
 }
 
 TEST(Control, RejectsMalformedWritesAndKeepsState) {
-  const char* kUnknown = "unknown command (enable, disable, reset, sample N)";
+  const char* kUnknown = "unknown command (enable, disable, reset, sample N, detail LEVEL)";
   const char* kExtra = "unexpected text after the command: one command per write";
   const char* kSample = "sample needs a number from 1 to 1000000";
   const char* kDigits = "number must be plain decimal digits";
@@ -463,6 +463,8 @@ std::string control_text(const ControlCommand& c) {
       return "reset";
     case Op::kSample:
       return "sample " + std::to_string(c.sample_every);
+    case Op::kDetail:
+      return std::string("detail ") + detail_name(c.detail);
   }
   return "?";
 }

@@ -50,7 +50,13 @@ std::string render(forkscope_file file) {
   for (unsigned int i = 0; i < n; ++i) {
     forkscope_anchor_desc desc;
     forkscope_core_anchor_describe(i, &desc);
-    probes[i] = {desc.names[0], 10, 0, 1};
+    probes[i] = forkscope_probe_health{};
+    probes[i].symbol = desc.names[0];
+    probes[i].hits = 10;
+    probes[i].entry = FORKSCOPE_HOOK_KRETPROBE;
+    probes[i].ret = FORKSCOPE_HOOK_KRETPROBE;
+    probes[i].registered = 1;
+    probes[i].armed = 1;
   }
   forkscope_text text{};
   EXPECT_EQ(forkscope_core_render(file, &info, probes, n, &text), 0);
@@ -84,11 +90,12 @@ void simulate_fork(const void* task, int pid, int child, unsigned long long& now
   for (unsigned int a = 2; a < wake; ++a) {
     // Steps of an untracked creation skip their return probe.
     EXPECT_EQ(forkscope_core_on_entry(a, task, data[a], nullptr, now += 100), tracked ? 0 : 1);
-    on_return(a, data[a], 0, 0, nullptr, now += 100);
+    // Returns as the call-site probes report them: no per-call data.
+    forkscope_core_on_site_return(a, task, now += 100);
   }
   on_return(1, data[1], 0, child, &seen, now += 100, &data[63]);
   forkscope_core_on_entry(wake, task, data[wake], nullptr, now += 100);
-  on_return(wake, data[wake], 0, 0, nullptr, now += 100);
+  forkscope_core_on_site_return(wake, task, now += 100);
   on_return(0, data[0], child, 0, nullptr, now += 100);
 }
 
@@ -129,7 +136,11 @@ TEST_F(CoreTest, AForkShowsUpInEveryFile) {
   std::string counters = render(FORKSCOPE_FILE_COUNTERS);
   EXPECT_NE(counters.find("creations 1\n"), std::string::npos) << counters;
   EXPECT_NE(counters.find("recorded 1\n"), std::string::npos);
-  EXPECT_NE(counters.find("probe kernel_clone registered 1 hits 10 missed 0\n"), std::string::npos);
+  EXPECT_NE(counters.find("probe kernel_clone registered 1 hits 10 armed 1 entry kretprobe return "
+                          "kretprobe sites 0 optimized 0 return_hits 0 foreign 0 missed 0\n"),
+            std::string::npos)
+      << counters;
+  EXPECT_NE(counters.find("detail all\n"), std::string::npos);
   std::string trace = render(FORKSCOPE_FILE_TRACE);
   EXPECT_EQ(
       trace.rfind(
