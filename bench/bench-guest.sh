@@ -100,7 +100,8 @@ bpftrace_off() {
 setup() {
 	case $1 in
 	baseline) ;;
-	disabled) insmod $KO && echo disable >$FS/control ;;
+	# Disarming follows a disable 100 ms later (README): wait for it.
+	disabled) insmod $KO && echo disable >$FS/control && sleep 1 ;;
 	enabled) insmod $KO ;;
 	summary) insmod $KO detail=summary ;;
 	floor) insmod $KO probe_mode=floor ;;

@@ -12,7 +12,8 @@ import re
 import statistics
 import sys
 
-CONFIG_ORDER = ["baseline", "disabled", "enabled", "floor", "fgraph", "kprobe_hist", "bpftrace"]
+CONFIG_ORDER = ["baseline", "disabled", "enabled", "floor", "fgraph", "kprobe_hist", "bpftrace",
+                "summary", "kretprobe", "floor_kretprobe"]
 CONFIG_LABEL = {
     "baseline": "1 baseline (not loaded)",
     "disabled": "2 forkscope loaded, disabled",
@@ -21,10 +22,14 @@ CONFIG_LABEL = {
     "fgraph": "5 function_graph kernel_clone",
     "kprobe_hist": "6 kprobe events + hist",
     "bpftrace": "7 bpftrace",
+    "summary": "8 forkscope detail=summary",
+    "kretprobe": "9 forkscope mechanism=kretprobe (the old plan)",
+    "floor_kretprobe": "10 the old floor (a kretprobe per anchor, empty handlers)",
 }
 SHORT = {"baseline": "1 base", "disabled": "2 disabled", "enabled": "3 forkscope",
          "floor": "4 floor", "fgraph": "5 fgraph", "kprobe_hist": "6 kprobe+hist",
-         "bpftrace": "7 bpftrace"}
+         "bpftrace": "7 bpftrace", "summary": "8 summary", "kretprobe": "9 old plan",
+         "floor_kretprobe": "10 old floor"}
 WORKLOAD_ORDER = ["fork", "vfork", "spawn", "thread", "clone3_newuts", "forkexec"]
 WORKLOAD_LABEL = {
     "fork": "fork+_exit+waitpid",

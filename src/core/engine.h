@@ -158,11 +158,12 @@ class Engine {
   CpuState* cpu_state();
   Decision decide(const CreationArgs& args, Kind kind, CpuState* cpu);
   InflightSlot* claim_slot(const void* task, CpuState* cpu);
-  InflightSlot* find_slot(const void* task, CpuState* cpu);
+  InflightSlot* find_slot(const void* task);
   int begin_creation(Anchor anchor, const void* task, ProbeData* data, const CreationArgs& args,
                      ktl::u64 now, CpuState* cpu);
   void finish_creation(InflightSlot* slot, ktl::s64 ret, CpuState* cpu);
-  void mark(InflightSlot* slot, Boundary boundary, ktl::u64 now, CpuState* cpu);
+  void mark(InflightSlot* slot, Boundary boundary, ktl::u64 now);
+  void count_step_entries(const Record& record, CpuState* cpu);
   int begin_exec(const void* task, ProbeData* data, const CreationArgs& args, ktl::u64 now,
                  CpuState* cpu);
   void log_exec(InflightSlot* slot, Anchor anchor, bool is_return, ktl::u64 now, CpuState* cpu);

@@ -49,17 +49,11 @@ FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::claim_slot(const void* task, CpuSt
   bool leftover = false;
   InflightSlot* slot = inflight_->find_or_claim(reinterpret_cast<ktl::uintptr_t>(task), &leftover);
   if (leftover) cpu->counters.stale_slots.add(1);
-  if (slot != nullptr) cpu->last_slot = slot;
   return slot;
 }
 
-FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::find_slot(const void* task, CpuState* cpu) {
-  auto owner = reinterpret_cast<ktl::uintptr_t>(task);
-  InflightSlot* last = cpu->last_slot;
-  if (last != nullptr && last->owner.load(ktl::MemoryOrder::kRelaxed) == owner) return last;
-  InflightSlot* slot = inflight_->find(owner);
-  if (slot != nullptr) cpu->last_slot = slot;
-  return slot;
+FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::find_slot(const void* task) {
+  return inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
 }
 
 namespace {
@@ -107,7 +101,7 @@ FORKSCOPE_PROBE_CONTEXT int Engine::begin_creation(Anchor anchor, const void* ta
       predict(args.request, args.caller, &record.prediction);
       record.observation = Observation{};
       data->slot = slot;
-      mark(slot, entry_boundary(anchor), now, cpu);
+      mark(slot, entry_boundary(anchor), now);
     }
   }
   // kernel_clone's return is needed to finish a recorded creation or to
@@ -115,14 +109,14 @@ FORKSCOPE_PROBE_CONTEXT int Engine::begin_creation(Anchor anchor, const void* ta
   return 0;
 }
 
-FORKSCOPE_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now,
-                                          CpuState* cpu) {
+// No per-CPU state here: a step's boundary touches only its creation's
+// slot; the record's repeats and step entries are counted when it ends.
+FORKSCOPE_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now) {
   Record& record = slot->record;
   if (boundary >= kBoundaryCount) return;  // not a fork anchor
   ktl::u64 bit = ktl::u64{1} << boundary;
   if (record.present & bit) {
-    ++record.repeated_boundaries;
-    cpu->counters.repeated_boundaries.add(1);
+    if (record.repeated_boundaries != 0xffff) ++record.repeated_boundaries;
     return;
   }
   record.present |= bit;
@@ -131,10 +125,21 @@ FORKSCOPE_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary,
 
 FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData* data,
                                              const CreationArgs* args, ktl::u64 now) {
-  CpuState* cpu = cpu_state();
-  if (cpu == nullptr) return 1;
   auto index = static_cast<ktl::size_t>(anchor);
   const AnchorRole role = anchor_info(anchor).role;
+  if (role == AnchorRole::kStep) {
+    // The hot case, a step inside a tracked creation: its slot alone.
+    InflightSlot* slot = find_slot(task);
+    if (slot != nullptr && !slot->record.is_exec()) {
+      data->slot = slot;
+      data->began_here = false;
+      data->decision = Decision::kRecorded;
+      mark(slot, entry_boundary(anchor), now);
+      return 0;
+    }
+  }
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return 1;
   if (role == AnchorRole::kCreationStart) {
     cpu->counters.anchor_tracked[index].add(1);
     return begin_creation(anchor, task, data, *args, now, cpu);
@@ -147,7 +152,7 @@ FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, Pr
     finish_spawn(task, nullptr, now, cpu);
     return 1;  // do_exit never returns
   }
-  InflightSlot* slot = find_slot(task, cpu);
+  InflightSlot* slot = find_slot(task);
   data->slot = slot;
   data->began_here = false;
   data->decision = slot != nullptr ? Decision::kRecorded : Decision::kUntracked;
@@ -176,7 +181,7 @@ FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, Pr
     log_exec(slot, anchor, false, now, cpu);
     return 0;
   }
-  mark(slot, entry_boundary(anchor), now, cpu);
+  mark(slot, entry_boundary(anchor), now);
   return 0;
 }
 
@@ -255,7 +260,7 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
       cpu->counters.copy_process_failures.add(1);
     }
     if (slot != nullptr) {
-      mark(slot, return_boundary(anchor), now, cpu);
+      mark(slot, return_boundary(anchor), now);
       Record& record = slot->record;
       record.child_pid = facts.child_pid;
       if (facts.observation != nullptr) record.observation = *facts.observation;
@@ -275,31 +280,29 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
   if (role == AnchorRole::kCreationStart) {
     count_outcome(data->decision, retval > 0, cpu);
     if (slot != nullptr) {
-      mark(slot, return_boundary(anchor), now, cpu);
+      mark(slot, return_boundary(anchor), now);
       finish_creation(slot, retval, cpu);
     }
     return;
   }
-  if (slot != nullptr) mark(slot, return_boundary(anchor), now, cpu);
+  if (slot != nullptr) mark(slot, return_boundary(anchor), now);
 }
 
 FORKSCOPE_PROBE_CONTEXT void Engine::on_site_return(Anchor anchor, const void* task, ktl::u64 now) {
-  CpuState* cpu = cpu_state();
-  if (cpu == nullptr) return;
-  InflightSlot* slot = find_slot(task, cpu);
+  InflightSlot* slot = find_slot(task);
   if (slot == nullptr) return;  // its entry was counted as other
   if (slot->record.is_exec()) {
-    log_exec(slot, anchor, true, now, cpu);
+    if (CpuState* cpu = cpu_state()) log_exec(slot, anchor, true, now, cpu);
     return;
   }
   Boundary entry = entry_boundary(anchor);
   // A jump can land on the instruction after a call without making it:
   // only a call this creation entered has a return.
   if (entry >= kBoundaryCount || (slot->record.present & (ktl::u64{1} << entry)) == 0) {
-    cpu->counters.unpaired_returns.add(1);
+    if (CpuState* cpu = cpu_state()) cpu->counters.unpaired_returns.add(1);
     return;
   }
-  mark(slot, return_boundary(anchor), now, cpu);
+  mark(slot, return_boundary(anchor), now);
 }
 
 FORKSCOPE_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,
@@ -379,11 +382,24 @@ FORKSCOPE_PROBE_CONTEXT void Engine::finish_spawn(const void* task, const Record
   publish(record, partition, true, cpu);
 }
 
+// What mark() left in the record, into this CPU's counters.
+FORKSCOPE_PROBE_CONTEXT void Engine::count_step_entries(const Record& record, CpuState* cpu) {
+  cpu->counters.repeated_boundaries.add(record.repeated_boundaries);
+  // kernel_clone's and copy_process's entries are counted as they happen.
+  ktl::u64 steps = record.present & step_entry_boundaries();
+  while (steps != 0) {
+    auto b = static_cast<Boundary>(__builtin_ctzll(steps));
+    steps &= steps - 1;
+    cpu->counters.anchor_tracked[static_cast<ktl::size_t>(boundary_anchor(b))].add(1);
+  }
+}
+
 FORKSCOPE_PROBE_CONTEXT void Engine::finish_creation(InflightSlot* slot, ktl::s64 ret,
                                                      CpuState* cpu) {
   Record& record = slot->record;
   record.ret = ret;
   record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
+  count_step_entries(record, cpu);
   record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);

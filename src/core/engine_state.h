@@ -76,9 +76,6 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::u64 generation = 0;  // reset generation this CPU's data belongs to
   CpuCounters counters;
   ktl::u32 sample_tick = 0;
-  // The slot this CPU used last: boundaries of one creation mostly come
-  // in a row on one CPU, so most lookups end here, checked by owner.
-  InflightSlot* last_slot = nullptr;
   RecordRing ring;
   RecordRing mismatches;
   ktl::Array<Histogram> histograms;  // [kStatRows][kKindCount]

@@ -540,7 +540,7 @@ const char* hook_name(forkscope_hook_kind kind) {
 
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
                       const forkscope_probe_health* probes, ktl::size_t nr_probes,
-                      ktl::u64 available_anchors) {
+                      ktl::u64 registered_anchors, ktl::u64 measured_anchors) {
   out.append("# forkscope stage map: copy_process's stages (they sum exactly to copy_process),\n");
   out.append("# then kernel_clone's steps around it. A gap stage is code the compiler inlined\n");
   out.append("# between two anchors; when an anchor is missing, its stage merges into the one\n");
@@ -548,7 +548,8 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
   out.append("# gap before it runs on to the next anchor that fires.\n");
   const KernelProfile& profile = active_profile();
   out.append("# kernel ");
-  append_profile_summary(out, profile, active_profile_exact(), active_release(), available_anchors);
+  append_profile_summary(out, profile, active_profile_exact(), active_release(),
+                         registered_anchors);
   out.append(".\n# tables: ").append(profile.source).append("\n\n");
   out.append_padded("stage", 24).append_padded("type", 8).append_padded("status", 28);
   out.append("contains\n");
@@ -556,12 +557,12 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
     auto stage = static_cast<Stage>(s);
     const StageInfo& info = stage_info(stage);
     out.append_padded(info.name, 24).append_padded(type_name(info.type), 8);
-    Stage into = merged_into(stage, available_anchors);
+    Stage into = merged_into(stage, measured_anchors);
     char status[64];
     ktl::StringBuilder status_text(status, sizeof(status));
     if (into == stage) {
       status_text.append("measured");
-    } else if (inlined_stage(profile, stage, available_anchors)) {
+    } else if (inlined_stage(profile, stage, registered_anchors)) {
       status_text.append("inlined into ").append(stage_info(into).name);
     } else {
       status_text.append("merged into ").append(stage_info(into).name);
@@ -700,7 +701,7 @@ int render_stages(const RenderSources& sources, forkscope_text* out) {
   return render_into(out, 16384, [&](ktl::StringBuilder& b) {
     b.append("# detail ").append(detail_name(sources.engine.detail())).append_char('\n');
     append_stage_map(b, counters, sources.probes, sources.nr_probes,
-                     sources.engine.measured_anchors());
+                     sources.engine.available_anchors(), sources.engine.measured_anchors());
   });
 }
 

@@ -33,10 +33,12 @@ void append_verdicts(ktl::StringBuilder& out, const EngineCounters& counters,
 // The spawn records among records (fork start to first exec or exit).
 void append_spawns(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
 void append_slowest(ktl::StringBuilder& out, const Record* records, ktl::size_t count);
-// probes: the glue's view of each anchor, indexed by Anchor.
+// probes: the glue's view of each anchor, indexed by Anchor. registered:
+// anchors with hooks (checked against the kernel profile); measured: those
+// the detail level arms (the others' stages merge).
 void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
                       const forkscope_probe_health* probes, ktl::size_t nr_probes,
-                      ktl::u64 available_anchors);
+                      ktl::u64 registered_anchors, ktl::u64 measured_anchors);
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter, Detail detail);

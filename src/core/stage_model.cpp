@@ -238,6 +238,20 @@ constexpr AnchorBoundaries make_anchor_boundaries() {
 
 constexpr AnchorBoundaries kAnchorBoundaries = make_anchor_boundaries();
 
+constexpr ktl::u64 make_step_entries() {
+  ktl::u64 mask = 0;
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    const BoundaryInfo& info = kBoundaries[b];
+    if (!info.is_return && info.anchor != Anchor::kKernelClone &&
+        info.anchor != Anchor::kCopyProcess) {
+      mask |= ktl::u64{1} << b;
+    }
+  }
+  return mask;
+}
+
+constexpr ktl::u64 kStepEntries = make_step_entries();
+
 }  // namespace
 
 FORKSCOPE_PROBE_CONTEXT const AnchorInfo& anchor_info(Anchor anchor) {
@@ -248,6 +262,12 @@ const StageInfo& stage_info(Stage stage) { return kStages[static_cast<ktl::size_
 
 FORKSCOPE_PROBE_CONTEXT Boundary entry_boundary(Anchor anchor) {
   return kAnchorBoundaries.entry[static_cast<ktl::size_t>(anchor)];
+}
+
+FORKSCOPE_PROBE_CONTEXT ktl::u64 step_entry_boundaries() { return kStepEntries; }
+
+FORKSCOPE_PROBE_CONTEXT Anchor boundary_anchor(Boundary boundary) {
+  return kBoundaries[boundary].anchor;
 }
 
 FORKSCOPE_PROBE_CONTEXT Boundary return_boundary(Anchor anchor) {
@@ -264,8 +284,9 @@ FORKSCOPE_PROBE_CONTEXT void compute_partition(const ktl::u64* ns, ktl::u64 pres
   int previous = -1;
   int first = -1;
   ktl::u64 kept = 0;
-  for (int b = 0; b < kBoundaryCount; ++b) {
-    if ((present & (ktl::u64{1} << b)) == 0) continue;
+  for (ktl::u64 left = present & ((ktl::u64{1} << kBoundaryCount) - 1); left != 0;
+       left &= left - 1) {
+    int b = __builtin_ctzll(left);
     if (previous >= 0 && ns[b] < ns[previous]) {
       ++out->dropped_boundaries;  // time cannot run backwards: ignore it
       continue;

@@ -215,6 +215,9 @@ const AnchorInfo& anchor_info(Anchor anchor);
 const BoundaryInfo& boundary_info(Boundary boundary);
 const StageInfo& stage_info(Stage stage);
 Boundary entry_boundary(Anchor anchor);
+// Bit per entry boundary of a step anchor (not kernel_clone's or copy_process's).
+ktl::u64 step_entry_boundaries();
+Anchor boundary_anchor(Boundary boundary);
 Boundary return_boundary(Anchor anchor);
 bool is_copy_process_stage(Stage stage);
 

@@ -19,6 +19,7 @@
 #include <linux/ioprio.h>
 #include <linux/ipc_namespace.h>
 #include <linux/kallsyms.h>
+#include <linux/delay.h>
 #include <linux/kprobes.h>
 #include <linux/mutex.h>
 #include <linux/nsproxy.h>
@@ -91,6 +92,7 @@ static struct forkscope_ftrace_entry *forkscope_ftrace_index;
 static unsigned int forkscope_nr_ftrace;
 static bool forkscope_ftrace_registered;
 static bool forkscope_floor;
+static bool forkscope_settling;	/* sites armed alone to see which OPTPROBES optimizes */
 static struct tracepoint *forkscope_tp_exit;
 static bool forkscope_exit_registered;
 static struct forkscope_hook *forkscope_exit_hook;
@@ -335,7 +337,7 @@ static int forkscope_site_return(struct kprobe *kp, struct pt_regs *regs)
 	u64 now = ktime_get_mono_fast_ns();
 	struct forkscope_site *site = container_of(kp, struct forkscope_site, kp);
 
-	if (forkscope_floor)
+	if (forkscope_floor || forkscope_settling)
 		return 0;
 	this_cpu_inc(forkscope_hooks[site->anchor].stats->returns);
 	/* Task context even as an int3 "NMI": the calling anchors never run in irqs. */
@@ -635,6 +637,87 @@ static int forkscope_ftrace_index_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* OPTPROBES replaced the int3 with a jump: the first byte is jmp rel32. */
+static bool forkscope_site_optimized(const struct forkscope_site *site)
+{
+	u8 byte;
+
+	return !copy_from_kernel_nofault(&byte, site->kp.addr, 1) && byte == 0xe9;
+}
+
+static unsigned int forkscope_sites_unoptimized(void)
+{
+	unsigned int h, s, n = 0;
+
+	for (h = 0; h < forkscope_nr_hooks; h++) {
+		const struct forkscope_hook *hook = &forkscope_hooks[h];
+
+		for (s = 0; hook->ret == FORKSCOPE_HOOK_CALLSITE && s < hook->nr_sites; s++)
+			n += !forkscope_site_optimized(&hook->sites[s]);
+	}
+	return n;
+}
+
+static void forkscope_callsite_to_kretprobe(struct forkscope_hook *hook, int max_inflight)
+{
+	pr_info("%s: a call site stays an int3 (OPTPROBES cannot jump there); using a kretprobe\n",
+		forkscope_symbol_name(hook->anchor));
+	forkscope_unregister_sites(hook, hook->nr_sites);
+	if (hook->entry == FORKSCOPE_HOOK_FTRACE && hook->in_filter)
+		ftrace_set_filter_ip(&forkscope_ftrace_ops, hook->addr, 1, 0);
+	hook->in_filter = false;
+	if (hook->entry == FORKSCOPE_HOOK_KPROBE)
+		unregister_kprobe(&hook->entry_kp);
+	if (forkscope_register_kretprobe(hook, max_inflight)) {
+		pr_notice("cannot probe %s: its stage merges into its neighbour\n",
+			  forkscope_symbol_name(hook->anchor));
+		hook->entry = hook->ret = FORKSCOPE_HOOK_NONE;
+		hook->registered = false;
+	}
+}
+
+/*
+ * OPTPROBES turns an armed site's int3 into a jump a few jiffies later,
+ * where the code around it allows. A site left an int3 costs two traps per
+ * return (the hit and its single-step), more than a kretprobe's rethook, so
+ * its anchor takes a kretprobe instead. The sites are armed alone for this
+ * (their handler ignores hits meanwhile), until no more change (at most 3 s).
+ */
+static void forkscope_settle_sites(int max_inflight)
+{
+	unsigned int h, s, pending, last = UINT_MAX, stable = 0, tries;
+
+	forkscope_settling = true;
+	for (h = 0; h < forkscope_nr_hooks; h++) {
+		struct forkscope_hook *hook = &forkscope_hooks[h];
+
+		for (s = 0; hook->ret == FORKSCOPE_HOOK_CALLSITE && s < hook->nr_sites; s++)
+			enable_kprobe(&hook->sites[s].kp);
+	}
+	for (tries = 0; tries < 60; tries++) {
+		pending = forkscope_sites_unoptimized();
+		stable = pending == last ? stable + 1 : 0;
+		last = pending;
+		if (!pending || (tries >= 10 && stable >= 10))
+			break;
+		msleep(50);
+	}
+	for (h = 0; h < forkscope_nr_hooks; h++) {
+		struct forkscope_hook *hook = &forkscope_hooks[h];
+		bool jumps = true;
+
+		if (hook->ret != FORKSCOPE_HOOK_CALLSITE)
+			continue;
+		for (s = 0; s < hook->nr_sites; s++) {
+			jumps &= forkscope_site_optimized(&hook->sites[s]);
+			disable_kprobe(&hook->sites[s].kp);
+		}
+		if (!jumps)
+			forkscope_callsite_to_kretprobe(hook, max_inflight);
+	}
+	forkscope_settling = false;
+}
+
 int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism mechanism)
 {
 	unsigned int i;
@@ -711,6 +794,13 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 		hook->registered = true;
 		/* do_exit's hook ends spawns whatever the detail: always armed. */
 		hook->armed = hook->role == FORKSCOPE_ROLE_EXIT;
+	}
+	forkscope_settle_sites(max_inflight);
+	for (i = 0; i < forkscope_nr_hooks; i++) {
+		struct forkscope_hook *hook = &forkscope_hooks[i];
+
+		if (!hook->registered)
+			continue;
 		available |= 1ULL << i;
 		if (hook->entry == FORKSCOPE_HOOK_FTRACE) {
 			forkscope_ftrace_index[forkscope_nr_ftrace].addr = hook->addr;
@@ -959,14 +1049,6 @@ out:
 	forkscope_nr_ftrace = 0;
 	vfree(forkscope_scan_buf);
 	forkscope_scan_buf = NULL;
-}
-
-/* OPTPROBES replaced the int3 with a jump: the first byte is jmp rel32. */
-static bool forkscope_site_optimized(const struct forkscope_site *site)
-{
-	u8 byte;
-
-	return !copy_from_kernel_nofault(&byte, site->kp.addr, 1) && byte == 0xe9;
 }
 
 unsigned int forkscope_plan_health(struct forkscope_probe_health *out, unsigned int max)

@@ -162,7 +162,7 @@ TEST(KernelProfileStages, StageMapSaysWhatIsInlined) {
   ktl::StringBuilder out(buf, sizeof(buf));
   forkscope::EngineCounters counters{};
   unsigned long long on612 = all_anchors() & ~bit(Anchor::kDupMmap) & ~bit(Anchor::kPidfdPrepare);
-  forkscope::append_stage_map(out, counters, nullptr, 0, on612);
+  forkscope::append_stage_map(out, counters, nullptr, 0, on612, on612);
   forkscope::set_active_profile(nullptr, true, nullptr);
   std::string map(buf, out.length());
   EXPECT_NE(std::string::npos, map.find("# kernel profile 6.12 for 6.12.117+deb12-amd64")) << map;
