@@ -219,7 +219,7 @@ TEST(Analysis, DiffShowsTheChangePerStage) {
 
 TEST(Debugfs, ParsersReadTheGuestsFiles) {
   KeyValues counters = parse_key_values(fixture("counters"));
-  EXPECT_EQ(counters.number("creations"), 32u);
+  EXPECT_EQ(counters.number("creations"), 31u);
   EXPECT_EQ(counters.text("filter"), "clear");
   EXPECT_EQ(counters.number("enabled"), 1u);
   EXPECT_EQ(counters.probe_lines.size(), 38u);
@@ -243,6 +243,14 @@ TEST(Debugfs, ParsersReadTheGuestsFiles) {
   EXPECT_EQ(map.anchors.size(), 38u);
   EXPECT_EQ(map.anchors[0].symbol, "kernel_clone");
   EXPECT_TRUE(map.anchors[0].registered);
+  EXPECT_TRUE(map.anchors[0].armed);
+  EXPECT_EQ(map.anchors[0].entry, "kretprobe");
+  EXPECT_EQ(map.anchors[2].name, "copy_creds");
+  EXPECT_EQ(map.anchors[2].entry, "ftrace");
+  EXPECT_EQ(map.anchors[2].ret, "callsite");
+  EXPECT_EQ(map.anchors[2].sites, 1u);
+  EXPECT_EQ(map.anchors[2].hits, map.anchors[2].returns);
+  EXPECT_EQ(map.anchors.back().entry, "tracepoint");
   std::vector<HistBlock> hist = parse_hist(fixture("hist"));
   ASSERT_FALSE(hist.empty());
   EXPECT_EQ(hist[0].stage, "dup_task_struct");

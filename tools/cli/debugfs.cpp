@@ -161,15 +161,25 @@ StageMap parse_stage_map(const std::string& text) {
       e.contains = line.substr(60);
       out.stages.push_back(e);
     } else if (part == kAnchors) {
+      // anchor symbol registered armed entry return sites opt hits returns
+      // foreign tracked other missed what...
       std::vector<std::string> w = words(line);
-      if (w.size() < 6) continue;
+      if (w.size() < 14) continue;
       AnchorEntry a;
       a.name = w[0];
       a.symbol = w[1];
       a.registered = w[2] == "yes";
-      a.tracked = to_u64(w[3]);
-      a.other = to_u64(w[4]);
-      a.missed = to_u64(w[5]);
+      a.armed = w[3] == "yes";
+      a.entry = w[4];
+      a.ret = w[5];
+      a.sites = to_u64(w[6]);
+      a.optimized = to_u64(w[7]);
+      a.hits = to_u64(w[8]);
+      a.returns = to_u64(w[9]);
+      a.foreign = to_u64(w[10]);
+      a.tracked = to_u64(w[11]);
+      a.other = to_u64(w[12]);
+      a.missed = to_u64(w[13]);
       out.anchors.push_back(a);
     }
   }

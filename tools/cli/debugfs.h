@@ -56,7 +56,9 @@ struct StageMapEntry {
 };
 struct AnchorEntry {
   std::string name, symbol;
-  bool registered = false;
+  bool registered = false, armed = false;
+  std::string entry, ret;  // hook kinds: ftrace, callsite, kprobe, kretprobe, tracepoint, -
+  std::uint64_t sites = 0, optimized = 0, hits = 0, returns = 0, foreign = 0;
   std::uint64_t tracked = 0, other = 0, missed = 0;
 };
 struct StageMap {
