@@ -51,16 +51,16 @@ selftests:
 # The forkscope CLI (tools/cli, C++20 with nlohmann-json, CLI11 and fmt),
 # static so it runs in the busybox guest; its host tests (GoogleTest).
 CLI_CXX ?= g++
-CLI_CXXFLAGS ?= -std=c++20 -O2 -g -Wall -Wextra -Werror -DFMT_HEADER_ONLY
+CLI_CXXFLAGS ?= -std=c++20 -O2 -g -Wall -Wextra -Werror -DFMT_HEADER_ONLY -Iinclude
 CLI_LIB_SRCS := $(filter-out tools/cli/main.cpp,$(wildcard tools/cli/*.cpp))
 CLI_LIB_OBJS := $(patsubst tools/cli/%.cpp,build/cli/%.o,$(CLI_LIB_SRCS))
 CLI_TEST_SRCS := $(wildcard tests/cli/*.cpp)
 CLI_TEST_OBJS := $(patsubst tests/cli/%.cpp,build/cli/tests/%.o,$(CLI_TEST_SRCS))
 cli: build/forkscope
-build/cli/%.o: tools/cli/%.cpp $(wildcard tools/cli/*.h)
+build/cli/%.o: tools/cli/%.cpp $(wildcard tools/cli/*.h) include/forkscope/core.h
 	@mkdir -p $(dir $@)
 	$(CLI_CXX) $(CLI_CXXFLAGS) -c -o $@ $<
-build/cli/tests/%.o: tests/cli/%.cpp $(wildcard tools/cli/*.h)
+build/cli/tests/%.o: tests/cli/%.cpp $(wildcard tools/cli/*.h) include/forkscope/core.h
 	@mkdir -p $(dir $@)
 	$(CLI_CXX) $(CLI_CXXFLAGS) -Itools/cli -DFORKSCOPE_CLI_FIXTURES=\"$(CURDIR)/tests/cli/fixtures\" -c -o $@ $<
 build/forkscope: build/cli/main.o $(CLI_LIB_OBJS)

@@ -104,6 +104,7 @@ setup() {
 	disabled) insmod $KO && echo disable >$FS/control && sleep 1 ;;
 	enabled) insmod $KO ;;
 	summary) insmod $KO detail=summary ;;
+	events) insmod $KO && echo 1 >$T/events/forkscope/enable ;;
 	floor) insmod $KO probe_mode=floor ;;
 	kretprobe) insmod $KO mechanism=kretprobe ;;
 	floor_kretprobe) insmod $KO probe_mode=floor mechanism=kretprobe ;;
@@ -119,12 +120,17 @@ setup() {
 
 teardown() {
 	case $1 in
-	disabled | enabled | summary | floor | kretprobe | floor_kretprobe)
+	disabled | enabled | summary | floor | kretprobe | floor_kretprobe | events)
 		# Counters first: proof the configuration was what it claims.
 		case $1 in enabled | summary | kretprobe)
 			say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)"
 			say "hits $1 $(awk '$1 == "probe" { h += $6 + $18 } END { print h + 0 }' $FS/counters) creations $(awk '$1 == "creations" { print $2 }' $FS/counters)" ;;
 		esac
+		if [ "$1" = events ]; then
+			echo 0 >$T/events/forkscope/enable
+			say "check events recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters) events_in_buffer $(grep -c ': fork: ' $T/trace)"
+			echo >$T/trace
+		fi
 		rmmod forkscope ;;
 	fgraph)
 		echo nop >$T/current_tracer

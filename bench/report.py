@@ -13,7 +13,7 @@ import statistics
 import sys
 
 CONFIG_ORDER = ["baseline", "disabled", "enabled", "floor", "fgraph", "kprobe_hist", "bpftrace",
-                "summary", "kretprobe", "floor_kretprobe"]
+                "summary", "kretprobe", "floor_kretprobe", "events"]
 CONFIG_LABEL = {
     "baseline": "1 baseline (not loaded)",
     "disabled": "2 forkscope loaded, disabled",
@@ -25,11 +25,12 @@ CONFIG_LABEL = {
     "summary": "8 forkscope detail=summary",
     "kretprobe": "9 forkscope mechanism=kretprobe (the old plan)",
     "floor_kretprobe": "10 the old floor (a kretprobe per anchor, empty handlers)",
+    "events": "11 forkscope enabled, trace events on",
 }
 SHORT = {"baseline": "1 base", "disabled": "2 disabled", "enabled": "3 forkscope",
          "floor": "4 floor", "fgraph": "5 fgraph", "kprobe_hist": "6 kprobe+hist",
          "bpftrace": "7 bpftrace", "summary": "8 summary", "kretprobe": "9 old plan",
-         "floor_kretprobe": "10 old floor"}
+         "floor_kretprobe": "10 old floor", "events": "11 events on"}
 WORKLOAD_ORDER = ["fork", "vfork", "spawn", "thread", "clone3_newuts", "forkexec"]
 WORKLOAD_LABEL = {
     "fork": "fork+_exit+waitpid",
@@ -159,6 +160,28 @@ def perf_section(lines, title):
         row += [f"{e / med[(w, p)]:.2f}" if (w, p) in med else "–" for p in peers]
         out.append("| " + " | ".join(row) + " |")
     out.append("")
+    if "events" in configs and "enabled" in configs:
+        out.append("**Trace events: forkscope enabled with its trace events on (11) against "
+                   "off (3).** Off, each record costs one static-key test (in 3 already); on, "
+                   "it also writes one event to the ftrace ring buffer.\n")
+        dis = os.path.join(RAW_DIR, "events-enabled.dis") if RAW_DIR else ""
+        if dis and os.path.exists(dis) and os.path.getsize(dis) > 0:
+            out.append("`forkscope_platform_events_enabled()` as built (objdump of forkscope.ko; "
+                       "the `xchg %ax,%ax` are the static keys' 2-byte NOPs, patched into jumps "
+                       "only while an event is on; the first `call` is ftrace's `__fentry__`, "
+                       "itself a NOP at run time):\n")
+            out.append("```")
+            out.extend(l.rstrip() for l in open(dis))
+            out.append("```\n")
+        out.append("| workload | 11 / 3 | events cost (11−3) per op |")
+        out.append("|---|---|---|")
+        for w in workloads:
+            e, v = med.get((w, "enabled")), med.get((w, "events"))
+            if None in (e, v):
+                continue
+            cost = fmt_ns(v - e) if v >= e else "−" + fmt_ns(e - v)
+            out.append(f"| {WORKLOAD_LABEL[w]} | {fmt_ratio(v / e)} | {cost} |")
+        out.append("")
     if anchors:
         out.append(f"Anchors probed by forkscope, the floor and the kprobe events: {anchors} "
                    "(kprobe events skip `load_elf_binary`, whose name is not unique).\n")
@@ -366,8 +389,13 @@ def mem_section(lines):
     return out
 
 
+RAW_DIR = ""
+
+
 def main():
+    global RAW_DIR
     raw, md, svg_dir = sys.argv[1:4]
+    RAW_DIR = raw
     md_dir = os.path.dirname(os.path.abspath(md))
     meta = read(os.path.join(raw, "meta.txt")) or []
     out = ["# forkscope benchmarks", ""]

@@ -91,6 +91,14 @@ $F record -o /tmp/rec3.jsonl -- sh -c 'exit 3' 2>/dev/null
 rc=$?
 [ "$rc" -eq 3 ] && ok "record exits with the command's status (3)" || bad "record exit $rc, not 3"
 
+# record --duration: everything in the window.
+( sleep 0.5; $W fork 4 >/dev/null ) &
+$F record -o /tmp/dur.jsonl --duration 2 2>/dev/null
+wait
+nd=$(grep -c '"event":"fork".*"comm":"fs_workload"' /tmp/dur.jsonl)
+[ "$nd" -eq 4 ] && ok "record --duration 2: the 4 creations made in the window" ||
+	bad "record --duration 2: $nd creations by fs_workload, not 4"
+
 # report, diff, export, plot on the recordings.
 $F report /tmp/rec.jsonl >/tmp/report.txt 2>&1 && grep -q '^== all: 7 records' /tmp/report.txt &&
 	ok "report: 7 records" || { bad "report"; head -n 5 /tmp/report.txt; }

@@ -5,6 +5,8 @@
 #ifndef FORKSCOPE_CLI_RECORDING_H
 #define FORKSCOPE_CLI_RECORDING_H
 
+#include <forkscope/core.h>  // FORKSCOPE_VERSION
+
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -18,7 +20,7 @@ namespace forkscope::cli {
 
 // The recording file format this CLI writes and reads.
 inline constexpr int kRecordingFormat = 1;
-inline constexpr const char* kCliVersion = "0.2.0";
+inline constexpr const char* kCliVersion = FORKSCOPE_VERSION;  // the module's version
 
 // A problem the user must hear about in one line (exit status 1).
 struct Error : std::runtime_error {
