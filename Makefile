@@ -124,4 +124,5 @@ module-clean:
 	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
 
 clean: module-clean
-	rm -rf build/cli build/forkscope build/host build/selftests build/check build/fuzz build/storm build/stress-ng-root
+	rm -rf build/cli build/forkscope build/host build/selftests build/check build/fuzz build/storm build/stress-ng-root \
+		build/mod build/dkms

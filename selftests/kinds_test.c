@@ -292,7 +292,8 @@ static int write_str(const char *path, const char *text)
 }
 
 /* Pid of the task whose comm is name, 0 if none. */
-static pid_t find_comm(const char *name)
+/* A task named name other than skip (0: any), or 0. */
+static pid_t find_comm(const char *name, pid_t skip)
 {
 	DIR *dir = opendir("/proc");
 	struct dirent *de;
@@ -305,7 +306,8 @@ static pid_t find_comm(const char *name)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
 		if (fs_read_file(path, comm, sizeof(comm)) > 0 &&
-		    !strncmp(comm, name, strlen(name)) && comm[strlen(name)] == '\n') {
+		    !strncmp(comm, name, strlen(name)) && comm[strlen(name)] == '\n' &&
+		    atoi(de->d_name) != skip) {
 			found = atoi(de->d_name);
 			break;
 		}
@@ -320,7 +322,7 @@ TEST_F(loaded, kthreadd_creations_are_kthread)
 	const struct fs_record *r = NULL;
 	char mode[128], *open_br, *close_br;
 	struct recs recs;
-	pid_t khugepaged;
+	pid_t khugepaged, old;
 	int i, tries, from_kthreadd = 0;
 
 	if (fs_read_file(THP, mode, sizeof(mode)) <= 0)
@@ -330,9 +332,16 @@ TEST_F(loaded, kthreadd_creations_are_kthread)
 	ASSERT_NE(NULL, close_br);
 	*close_br = '\0';
 	/* never stops khugepaged, always starts a new one with kthread_run(). */
+	old = find_comm("khugepaged", 0);
 	ASSERT_EQ(0, write_str(THP, "never"));
 	ASSERT_EQ(0, write_str(THP, "always"));
-	khugepaged = find_comm("khugepaged");
+	/* (The stopped one can linger in /proc for a moment: not that one.) */
+	for (tries = 0; tries < 100; tries++) {
+		khugepaged = find_comm("khugepaged", old);
+		if (khugepaged > 0)
+			break;
+		usleep(10000);
+	}
 	EXPECT_EQ(0, write_str(THP, open_br + 1));
 	ASSERT_LT(0, khugepaged);
 	/* kthreadd's kernel_clone returns after the new thread is running. */
