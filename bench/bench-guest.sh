@@ -97,6 +97,14 @@ bpftrace_off() {
 	say "check bpftrace histograms=$(grep -c '^@ns_' /tmp/fsb.bt.out) copy_process_samples=$(awk '/^@ns_copy_process:/ { on = 1; next } on && /^$/ { exit } on && /^\[/ { sub(/\|.*/, ""); n += $NF } END { print n + 0 }' /tmp/fsb.bt.out)"
 }
 
+# Hook hits so far (entries + returns of every anchor), while forkscope is loaded.
+plan_hits() {
+	[ -r $FS/counters ] && awk '$1 == "probe" { h += $6 + $18 } END { print h + 0 }' $FS/counters
+}
+creations() {
+	[ -r $FS/counters ] && awk '$1 == "creations" { print $2 }' $FS/counters
+}
+
 setup() {
 	case $1 in
 	baseline) ;;
@@ -123,8 +131,7 @@ teardown() {
 	disabled | enabled | summary | floor | kretprobe | floor_kretprobe | events)
 		# Counters first: proof the configuration was what it claims.
 		case $1 in enabled | summary | kretprobe)
-			say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)"
-			say "hits $1 $(awk '$1 == "probe" { h += $6 + $18 } END { print h + 0 }' $FS/counters) creations $(awk '$1 == "creations" { print $2 }' $FS/counters)" ;;
+			say "check $1 recorded $(awk '$1 == "recorded" { print $2 }' $FS/counters)" ;;
 		esac
 		if [ "$1" = events ]; then
 			echo 0 >$T/events/forkscope/enable
@@ -161,9 +168,11 @@ perf() {
 				w=$1 n=$(($2 * pct / 100 / workers))
 				[ $n -ge 10 ] || n=10
 				shift 2
+				h0=$(plan_hits) c0=$(creations)
 				$B run "$w" $n 3 "$workers" | while read -r a b c2 d; do
 					[ "$a" = rep ] && say "res round=$r config=$c workload=$w workers=$workers iters=$n rep=$b ns_per_op=$d"
 				done
+				[ -z "$h0" ] || say "hits round=$r config=$c workload=$w hooks=$(($(plan_hits) - h0)) creations=$(($(creations) - c0))"
 			done
 			teardown "$c"
 			say "time round=$r config=$c seconds=$(($(date +%s) - t0))"

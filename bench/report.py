@@ -74,8 +74,9 @@ def read(path):
         return None
 
 
-def perf_section(lines, title):
+def perf_section(lines, title, instructions=False):
     samples, iters = {}, {}
+    hits = {}  # (workload, config) -> [hook hits, creations]
     checks, anchors, warns = [], None, []
     # A bpftrace start seen without its "Attaching" line matched a stale
     # "ready" from an earlier round (fixed in bench-guest.sh since): that
@@ -98,6 +99,11 @@ def perf_section(lines, title):
             samples.setdefault((d["workload"], d["config"]), []).append(int(d["ns_per_op"]))
             workers = d["workers"]
             iters[d["workload"]] = d["iters"]
+        elif line.startswith("@@hits ") and "round=" in line:
+            d = kv(line)
+            h = hits.setdefault((d["workload"], d["config"]), [0, 0])
+            h[0] += int(d["hooks"])
+            h[1] += int(d["creations"])
         elif line.startswith("@@check "):
             checks.append(line[8:])
         elif line.startswith("@@anchors "):
@@ -117,7 +123,14 @@ def perf_section(lines, title):
                + ", ".join(f"{w} {iters[w]}" for w in WORKLOAD_ORDER if w in iters)
                + ". Cells: median ns/op over all "
                f"repetitions, and the interquartile range as ± % of the median.\n")
-    out.append("**Median time per operation (TCG; not real-hardware times)**\n")
+    unit = (lambda v: f"{v / 1e3:.1f} k") if instructions else fmt_ns
+    if instructions:
+        out.append("**Median guest instructions per operation** (`-icount shift=0,sleep=off`: "
+                   "guest time advances 1 ns per guest instruction, so these are instruction "
+                   "counts; they reproduce from run to run, but say nothing of trap, cache or "
+                   "pipeline costs on real hardware)\n")
+    else:
+        out.append("**Median time per operation (TCG; not real-hardware times)**\n")
     out.append("| workload | " + " | ".join(SHORT[c] for c in configs) + " |")
     out.append("|---|" + "---|" * len(configs))
     for w in workloads:
@@ -129,7 +142,7 @@ def perf_section(lines, title):
                 continue
             lo, hi = quartiles(v)
             m = med[(w, c)]
-            cells.append(f"{fmt_ns(m)} ±{100 * (hi - lo) / 2 / m:.0f}%")
+            cells.append(f"{unit(m)} ±{100 * (hi - lo) / 2 / m:.0f}%")
         out.append(f"| {WORKLOAD_LABEL[w]} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("**Overhead: median ratio to the baseline (config 1) — read these**\n")
@@ -181,6 +194,29 @@ def perf_section(lines, title):
                 continue
             cost = fmt_ns(v - e) if v >= e else "−" + fmt_ns(e - v)
             out.append(f"| {WORKLOAD_LABEL[w]} | {fmt_ratio(v / e)} | {cost} |")
+        out.append("")
+    if instructions and hits:
+        out.append("**Cost per hook hit** (the plan's own hooks, from forkscope's counters around "
+                   "each workload): (3 − 4) / hits = forkscope's handler instructions per hit, "
+                   "(4 − 1) / hits = the hooks' own instructions per hit, (8 − 1) / hits at "
+                   "`detail=summary`.\n")
+        out.append("| workload | hits per op (3) | handler per hit (3−4) | hooks per hit (4−1) "
+                   "| hits per op (8) | summary per hit (8−1) |")
+        out.append("|---|---|---|---|---|---|")
+        for w in workloads:
+            b, e, f = med.get((w, "baseline")), med.get((w, "enabled")), med.get((w, "floor"))
+            he = hits.get((w, "enabled"))
+            if None in (b, e, f) or not he or not he[1]:
+                continue
+            per_op = he[0] / he[1]
+            row = [WORKLOAD_LABEL[w], f"{per_op:.1f}", f"{(e - f) / per_op:.0f}",
+                   f"{(f - b) / per_op:.0f}"]
+            hs, sm = hits.get((w, "summary")), med.get((w, "summary"))
+            if hs and hs[1] and sm is not None:
+                row += [f"{hs[0] / hs[1]:.1f}", f"{(sm - b) / (hs[0] / hs[1]):.0f}"]
+            else:
+                row += ["–", "–"]
+            out.append("| " + " | ".join(row) + " |")
         out.append("")
     if anchors:
         out.append(f"Anchors probed by forkscope, the floor and the kprobe events: {anchors} "
@@ -412,10 +448,12 @@ def main():
     out.append("```\n")
     out.append(open(os.path.join(os.path.dirname(__file__), "method.md"), encoding="utf-8").read())
     out.append("## Results: cost per process creation\n")
-    for name, title in (("perf-smp1.out", "1 vCPU, 1 worker"),
-                        ("perf-smp4.out", "4 vCPUs, 4 workers (one per vCPU)")):
+    for name, title, instructions in (
+            ("perf-icount-smp1.out", "1 vCPU, 1 worker, instruction time (the primary table)", True),
+            ("perf-smp1.out", "1 vCPU, 1 worker, wall time", False),
+            ("perf-smp4.out", "4 vCPUs, 4 workers (one per vCPU), wall time", False)):
         lines = read(os.path.join(raw, name))
-        out.extend(perf_section(lines or [], title))
+        out.extend(perf_section(lines or [], title, instructions))
         out.append("")
     out.append("## Scaling: fork copies page tables, not pages\n")
     out.append("Parent built by `fs_bench scale` (anonymous 4 KiB pages, `MADV_NOHUGEPAGE`, "
