@@ -76,6 +76,7 @@ struct forkscope_hook {
 	bool entry_has_endbr;		/* calls may target addr + 4 */
 	bool required;
 	bool in_filter;			/* in the ftrace filter */
+	bool int3_site;			/* a site OPTPROBES left an int3 */
 	bool registered, armed;
 	struct forkscope_hook_stats __percpu *stats;
 };
@@ -637,6 +638,11 @@ static int forkscope_ftrace_index_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+static bool forkscope_wanted(const struct forkscope_hook *hook, u64 wanted)
+{
+	return wanted & (1ULL << hook->anchor);
+}
+
 /* OPTPROBES replaced the int3 with a jump: the first byte is jmp rel32. */
 static bool forkscope_site_optimized(const struct forkscope_site *site)
 {
@@ -658,16 +664,14 @@ static unsigned int forkscope_sites_unoptimized(void)
 	return n;
 }
 
+/* Its sites already unregistered: the hook becomes a kretprobe. */
 static void forkscope_callsite_to_kretprobe(struct forkscope_hook *hook, int max_inflight)
 {
 	pr_info("%s: a call site stays an int3 (OPTPROBES cannot jump there); using a kretprobe\n",
 		forkscope_symbol_name(hook->anchor));
-	forkscope_unregister_sites(hook, hook->nr_sites);
 	if (hook->entry == FORKSCOPE_HOOK_FTRACE && hook->in_filter)
 		ftrace_set_filter_ip(&forkscope_ftrace_ops, hook->addr, 1, 0);
 	hook->in_filter = false;
-	if (hook->entry == FORKSCOPE_HOOK_KPROBE)
-		unregister_kprobe(&hook->entry_kp);
 	if (forkscope_register_kretprobe(hook, max_inflight)) {
 		pr_notice("cannot probe %s: its stage merges into its neighbour\n",
 			  forkscope_symbol_name(hook->anchor));
@@ -681,11 +685,14 @@ static void forkscope_callsite_to_kretprobe(struct forkscope_hook *hook, int max
  * where the code around it allows. A site left an int3 costs two traps per
  * return (the hit and its single-step), more than a kretprobe's rethook, so
  * its anchor takes a kretprobe instead. The sites are armed alone for this
- * (their handler ignores hits meanwhile), until no more change (at most 3 s).
+ * (their handler ignores hits meanwhile), until nothing changes for 200 ms
+ * (at most 800 ms: a load stays quick; a site the optimizer had not reached
+ * by then costs a kretprobe, never a wrong time).
  */
-static void forkscope_settle_sites(int max_inflight)
+static void forkscope_settle_sites(int max_inflight, u64 wanted)
 {
-	unsigned int h, s, pending, last = UINT_MAX, stable = 0, tries;
+	unsigned int h, s, pending, last = UINT_MAX, stable = 0, tries, nk = 0;
+	struct kprobe **kps;
 
 	forkscope_settling = true;
 	for (h = 0; h < forkscope_nr_hooks; h++) {
@@ -694,28 +701,50 @@ static void forkscope_settle_sites(int max_inflight)
 		for (s = 0; hook->ret == FORKSCOPE_HOOK_CALLSITE && s < hook->nr_sites; s++)
 			enable_kprobe(&hook->sites[s].kp);
 	}
-	for (tries = 0; tries < 60; tries++) {
+	for (tries = 0; tries < 40; tries++) {
 		pending = forkscope_sites_unoptimized();
 		stable = pending == last ? stable + 1 : 0;
 		last = pending;
 		if (!pending || (tries >= 10 && stable >= 10))
 			break;
-		msleep(50);
+		msleep(20);
 	}
+	/* One batch of unregistrations: one RCU grace period for all. */
+	kps = kcalloc(forkscope_nr_hooks * (FORKSCOPE_MAX_SITES + 1), sizeof(*kps), GFP_KERNEL);
 	for (h = 0; h < forkscope_nr_hooks; h++) {
 		struct forkscope_hook *hook = &forkscope_hooks[h];
 		bool jumps = true;
 
+		hook->int3_site = false;
 		if (hook->ret != FORKSCOPE_HOOK_CALLSITE)
 			continue;
-		for (s = 0; s < hook->nr_sites; s++) {
+		for (s = 0; s < hook->nr_sites; s++)
 			jumps &= forkscope_site_optimized(&hook->sites[s]);
-			disable_kprobe(&hook->sites[s].kp);
+		/*
+		 * Optimized sites the plan is about to arm stay armed (no
+		 * second round of text patching); their hits are ignored
+		 * until the entries are armed too (forkscope_settling).
+		 */
+		if (jumps && hook->entry == FORKSCOPE_HOOK_FTRACE && forkscope_wanted(hook, wanted)) {
+			hook->armed = true;
+			continue;
 		}
-		if (!jumps)
-			forkscope_callsite_to_kretprobe(hook, max_inflight);
+		for (s = 0; s < hook->nr_sites; s++)
+			disable_kprobe(&hook->sites[s].kp);
+		if (jumps || !kps)
+			continue;
+		hook->int3_site = true;
+		for (s = 0; s < hook->nr_sites; s++)
+			kps[nk++] = &hook->sites[s].kp;
+		if (hook->entry == FORKSCOPE_HOOK_KPROBE)
+			kps[nk++] = &hook->entry_kp;
 	}
-	forkscope_settling = false;
+	if (nk)
+		unregister_kprobes(kps, nk);
+	kfree(kps);
+	for (h = 0; h < forkscope_nr_hooks; h++)
+		if (forkscope_hooks[h].int3_site)
+			forkscope_callsite_to_kretprobe(&forkscope_hooks[h], max_inflight);
 }
 
 int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism mechanism)
@@ -795,7 +824,7 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 		/* do_exit's hook ends spawns whatever the detail: always armed. */
 		hook->armed = hook->role == FORKSCOPE_ROLE_EXIT;
 	}
-	forkscope_settle_sites(max_inflight);
+	forkscope_settle_sites(max_inflight, forkscope_core_wanted_anchors());
 	for (i = 0; i < forkscope_nr_hooks; i++) {
 		struct forkscope_hook *hook = &forkscope_hooks[i];
 
@@ -812,6 +841,8 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 	     forkscope_ftrace_index_cmp, NULL);
 	forkscope_core_set_available_anchors(available);
 	err = forkscope_plan_sync();
+	/* Entries are armed now: the sites left armed by the settling count. */
+	forkscope_settling = false;
 	if (err)
 		goto fail;
 	return 0;
@@ -842,11 +873,6 @@ static int forkscope_hook_arm(struct forkscope_hook *hook, bool arm)
 	if (!arm && hook->entry == FORKSCOPE_HOOK_KPROBE && !err)
 		err = forkscope_arm_kprobe(&hook->entry_kp, false);
 	return err;
-}
-
-static bool forkscope_wanted(const struct forkscope_hook *hook, u64 wanted)
-{
-	return wanted & (1ULL << hook->anchor);
 }
 
 /*
@@ -992,6 +1018,7 @@ void forkscope_plan_destroy(void)
 	unsigned int i, s, nk = 0, nr = 0;
 
 	cancel_delayed_work_sync(&forkscope_disarm_work);
+	forkscope_settling = false;
 	if (!forkscope_hooks)
 		goto out;
 	if (forkscope_ftrace_registered)
