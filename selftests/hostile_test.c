@@ -320,6 +320,7 @@ TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 		"ring_size=16 top_n=0",
 		"deny_symbols=kernel_clone", "deny_symbols=copy_process",
 		"deny_symbols=kernel_clone,_do_fork", "probe_mode=fast", "probe_mode=",
+		"mechanism=ftrace", "mechanism=", "detail=everything", "detail=",
 	};
 	unsigned int i, round;
 	char buf[6000];

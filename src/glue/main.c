@@ -6,6 +6,7 @@
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/utsname.h>
 
 #include <forkscope/core.h>
@@ -61,30 +62,40 @@ static int forkscope_check_range(const char *name, int value, int min, int max)
 	return -EINVAL;
 }
 
+static const char *const forkscope_probe_modes[] = { "full", "floor" };
+static const char *const forkscope_mechanisms[] = {
+	[FORKSCOPE_MECH_AUTO] = "auto",
+	[FORKSCOPE_MECH_KPROBE] = "kprobe",
+	[FORKSCOPE_MECH_KRETPROBE] = "kretprobe",
+};
+
+/* The index of value in choices, or -EINVAL with a log line naming them. */
+static int forkscope_check_choice(const char *name, const char *value,
+				  const char *const *choices, size_t n, const char *expected)
+{
+	int i = match_string(choices, n, value);
+
+	if (i < 0)
+		pr_warn("%s=%.32s is not %s\n", name, value, expected);
+	return i;
+}
+
 static int forkscope_check_params(void)
 {
+	int mode, mech;
+
 	if (forkscope_check_range("max_inflight", max_inflight, 1, FORKSCOPE_MAX_INFLIGHT_LIMIT) ||
 	    forkscope_check_range("ring_size", ring_size, 16, FORKSCOPE_RING_SIZE_LIMIT) ||
 	    forkscope_check_range("top_n", top_n, 1, 1024))
 		return -EINVAL;
-	if (!strcmp(probe_mode, "full")) {
-		forkscope_probe_floor = false;
-	} else if (!strcmp(probe_mode, "floor")) {
-		forkscope_probe_floor = true;
-	} else {
-		pr_warn("probe_mode=%.32s is not full or floor\n", probe_mode);
+	mode = forkscope_check_choice("probe_mode", probe_mode, forkscope_probe_modes,
+				      ARRAY_SIZE(forkscope_probe_modes), "full or floor");
+	mech = forkscope_check_choice("mechanism", mechanism, forkscope_mechanisms,
+				      ARRAY_SIZE(forkscope_mechanisms), "auto, kprobe or kretprobe");
+	if (mode < 0 || mech < 0)
 		return -EINVAL;
-	}
-	if (!strcmp(mechanism, "auto")) {
-		forkscope_mechanism = FORKSCOPE_MECH_AUTO;
-	} else if (!strcmp(mechanism, "kprobe")) {
-		forkscope_mechanism = FORKSCOPE_MECH_KPROBE;
-	} else if (!strcmp(mechanism, "kretprobe")) {
-		forkscope_mechanism = FORKSCOPE_MECH_KRETPROBE;
-	} else {
-		pr_warn("mechanism=%.32s is not auto, kprobe or kretprobe\n", mechanism);
-		return -EINVAL;
-	}
+	forkscope_probe_floor = mode == 1;
+	forkscope_mechanism = mech;
 	if (strlen(deny_symbols) > 4096) {
 		pr_warn("deny_symbols is longer than 4096 characters\n");
 		return -EINVAL;
