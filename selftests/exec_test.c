@@ -229,8 +229,15 @@ TEST_F(loaded, vfork_and_posix_spawn_parent_waits_until_the_child_execs)
 	EXPECT_NE(NULL, find_record(&self->recs, "exec", "pid", pid));
 	spawn = find_record(&self->recs, "spawn", "child_pid", pid);
 	ASSERT_NE(NULL, spawn);
-	/* The parent's wait ends inside the child's exec (exec_mmap releases the mm). */
-	EXPECT_LT(int_of(fork_rec, "vfork_wait_ns"), int_of(spawn, "total_ns"));
+	/*
+	 * The parent is released inside the child's exec (exec_mmap releases the
+	 * mm), so its wait ends after the exec began; it runs again only when
+	 * scheduled, which can be after the exec ended (seen on 6.1-cloud: an
+	 * 8.3 ms wait in a 7.3 ms spawn), so the wait is not bounded by the spawn.
+	 */
+	EXPECT_LT(int_of(spawn, "exec_start_ns"),
+		  int_of(fork_rec, "start_ns") + int_of(fork_rec, "total_ns"));
+	EXPECT_LT(0, int_of(spawn, "exec_start_ns"));
 
 	ASSERT_EQ(0, posix_spawn(&pid, WORKLOAD, NULL, NULL, argv, environ));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
