@@ -140,8 +140,13 @@ TEST_F(plan, hooks_follow_the_level_and_the_mechanism)
 	EXPECT_EQ(1, p.armed);
 	/* A step: its hooks, armed at fork levels only. */
 	ASSERT_EQ(0, probe_line(self->text, "copy_creds", &p));
-	EXPECT_STREQ(variant->step_entry, p.entry);
-	EXPECT_STREQ(variant->step_return, p.ret);
+	/* A call site OPTPROBES left an int3 at load makes the anchor a kretprobe. */
+	if (strcmp(p.entry, "kretprobe")) {
+		EXPECT_STREQ(variant->step_entry, p.entry);
+		EXPECT_STREQ(variant->step_return, p.ret);
+	} else {
+		EXPECT_STREQ("kretprobe", p.ret);
+	}
 	EXPECT_EQ(variant->fork_stages, p.armed);
 	if (!strcmp(p.ret, "callsite"))
 		EXPECT_LE(1, p.sites);
