@@ -118,9 +118,12 @@ demo: setup
 	$(MAKE) --no-print-directory cli >>build/demo-build.log 2>&1 || { tail -n 30 build/demo-build.log; exit 1; }
 	scripts/vm --log build/vm-demo.log --add scripts/demo-guest.sh:/opt/forkscope/demo.sh -- /opt/forkscope/demo.sh
 
+# Not Kbuild's M= clean: it deletes every *.o, *.a and .*.cmd under M, and so
+# the kernel trees in build/ (build/linux-debug lost its objects that way).
 module-clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	# Kbuild's clean does not know our C++ objects (built by our own rule).
+	rm -f forkscope.ko forkscope.o forkscope.mod forkscope.mod.c forkscope.mod.o \
+		Module.symvers modules.order .forkscope.ko.cmd .forkscope.o.cmd .forkscope.mod.cmd \
+		.forkscope.mod.o.cmd .Module.symvers.cmd .modules.order.cmd
 	find src cxxrt \( -name '*.o' -o -name '.*.cmd' -o -name '*.o.d' \) -delete
 
 clean: module-clean

@@ -10,11 +10,14 @@ FORKSCOPE_CORE_SOURCES := \
 	src/core/histogram.cpp \
 	src/core/creation.cpp \
 	src/core/stage_model.cpp \
+	src/core/net.cpp \
 	src/core/kernel_profile.cpp \
 	src/core/record_ring.cpp \
 	src/core/counters.cpp \
 	src/core/engine_probe.cpp \
 	src/core/engine_read.cpp \
+	src/core/calibration.cpp \
+	src/core/load_budget.cpp \
 	src/core/event_view.cpp \
 	src/core/format.cpp \
 	src/core/control.cpp \

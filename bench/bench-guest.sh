@@ -6,6 +6,7 @@
 #   bench-guest.sh perf ROUNDS ITERS_PCT WORKERS CONFIGS   configurations x workloads
 #   bench-guest.sh scale ITERS                              RSS and VMA scaling
 #   bench-guest.sh mem ITERS                                forkscope's memory per ring_size
+#   bench-guest.sh compare ROUNDS FORKS                     forkscope (net) against function_graph
 set -u
 A=/opt/forkscope/add
 KO=/opt/forkscope/forkscope.ko
@@ -104,18 +105,46 @@ plan_hits() {
 creations() {
 	[ -r $FS/counters ] && awk '$1 == "creations" { print $2 }' $FS/counters
 }
+# The overhead forkscope's own calibration predicts from its hits so far (ns).
+plan_predicted() {
+	[ -r $FS/calibration ] && awk '$1 == "predicted_overhead_ns" { print $2 }' $FS/calibration
+}
+# The load's calibration runs in the background: measure only once it is done.
+insmod_calibrated() {
+	insmod $KO "$@" || return 1
+	i=0
+	while [ $i -lt 60 ] && grep -q '^calibration pending' $FS/calibration 2>/dev/null; do
+		sleep 1
+		i=$((i + 1))
+	done
+	say "calibration $(head -n1 $FS/calibration 2>/dev/null) $(grep '^check ' $FS/calibration 2>/dev/null | tr '\n' ' ')"
+}
+
+# Disarming follows a disable 100 ms later and is slow under TCG (README):
+# wait until no kprobe is armed and failure counting is paused, then 1 s
+# more for the kprobe optimizer's and RCU's tail.
+wait_disarmed() {
+	i=0
+	while [ $i -lt 60 ]; do
+		grep -q '^failures_paused 1$' $FS/counters &&
+			! grep -v DISABLED /sys/kernel/debug/kprobes/list | grep -q . && break
+		sleep 1
+		i=$((i + 1))
+	done
+	sleep 1
+	say "check disabled armed_kprobes $(grep -vc DISABLED /sys/kernel/debug/kprobes/list) $(grep '^failures_paused ' $FS/counters)"
+}
 
 setup() {
 	case $1 in
 	baseline) ;;
-	# Disarming follows a disable 100 ms later (README): wait for it.
-	disabled) insmod $KO && echo disable >$FS/control && sleep 1 ;;
-	enabled) insmod $KO ;;
-	summary) insmod $KO detail=summary ;;
-	events) insmod $KO && echo 1 >$T/events/forkscope/enable ;;
-	floor) insmod $KO probe_mode=floor ;;
-	kretprobe) insmod $KO mechanism=kretprobe ;;
-	floor_kretprobe) insmod $KO probe_mode=floor mechanism=kretprobe ;;
+	disabled) insmod_calibrated && echo disable >$FS/control && wait_disarmed ;;
+	enabled) insmod_calibrated ;;
+	summary) insmod_calibrated detail=summary ;;
+	events) insmod_calibrated && echo 1 >$T/events/forkscope/enable ;;
+	floor) insmod_calibrated probe_mode=floor ;;
+	kretprobe) insmod_calibrated mechanism=kretprobe ;;
+	floor_kretprobe) insmod_calibrated probe_mode=floor mechanism=kretprobe ;;
 	fgraph)
 		echo kernel_clone >$T/set_graph_function
 		echo function_graph >$T/current_tracer
@@ -168,15 +197,65 @@ perf() {
 				w=$1 n=$(($2 * pct / 100 / workers))
 				[ $n -ge 10 ] || n=10
 				shift 2
-				h0=$(plan_hits) c0=$(creations)
+				h0=$(plan_hits) c0=$(creations) p0=$(plan_predicted)
 				$B run "$w" $n 3 "$workers" | while read -r a b c2 d; do
 					[ "$a" = rep ] && say "res round=$r config=$c workload=$w workers=$workers iters=$n rep=$b ns_per_op=$d"
 				done
-				[ -z "$h0" ] || say "hits round=$r config=$c workload=$w hooks=$(($(plan_hits) - h0)) creations=$(($(creations) - c0))"
+				[ -z "$h0" ] || say "hits round=$r config=$c workload=$w hooks=$(($(plan_hits) - h0)) creations=$(($(creations) - c0))${p0:+ predicted_ns=$(($(plan_predicted) - p0))}"
 			done
 			teardown "$c"
 			say "time round=$r config=$c seconds=$(($(date +%s) - t0))"
 		done
+		r=$((r + 1))
+	done
+}
+
+# forkscope (net, from stats_net) against function_graph on the same
+# functions, the same forks, interleaved round by round in one boot: per
+# round and function, each tool's median and mean (function_graph: of the
+# durations it printed; set_ftrace_filter makes each function a leaf).
+CMP_FUNCS="dup_mmap copy_creds alloc_pid"
+fgraph_stats() { # function: "n=N median_ns=M mean_ns=A" from the trace
+	awk -v f="$1();" '$NF == f { for (i = 2; i <= NF; i++) if ($i == "us") print $(i - 1) * 1000 }' $T/trace |
+		sort -n | awk '{ v[NR] = $1; s += $1 } END { if (NR) printf "n=%d median_ns=%d mean_ns=%d", NR, v[int((NR + 1) / 2)], s / NR; else printf "n=0" }'
+}
+
+compare() {
+	rounds=$1 forks=$2 r=1
+	while [ $r -le "$rounds" ]; do
+		t0=$(date +%s)
+		# One at a time: a name this kernel lacks (inlined) must not leave
+		# the filter empty, which would trace every function.
+		echo >$T/set_ftrace_filter
+		funcs=
+		for f in $CMP_FUNCS; do
+			if echo "$f" >>$T/set_ftrace_filter 2>/dev/null; then
+				funcs="$funcs $f"
+			else
+				say "warn no ftrace function $f"
+			fi
+		done
+		[ -n "$funcs" ] || return 1
+		echo function_graph >$T/current_tracer
+		echo >$T/trace
+		echo 1 >$T/tracing_on
+		$B run fork "$forks" 1 1 >/dev/null
+		echo 0 >$T/tracing_on
+		for f in $funcs; do
+			say "cmp round=$r tool=fgraph func=$f $(fgraph_stats $f)"
+		done
+		echo nop >$T/current_tracer
+		echo >$T/set_ftrace_filter
+		echo >$T/trace
+		echo 1 >$T/tracing_on
+		insmod_calibrated || return 1
+		echo reset >$FS/control
+		$B run fork "$forks" 1 1 >/dev/null
+		for f in $CMP_FUNCS; do
+			say "cmp round=$r tool=forkscope func=$f $(awk -v f=$f '/^== creations/ { on = 1 } /^== execs/ { on = 0 } on && $1 == f { printf "n=%d raw_median_ns=%d bias_ns=%d median_ns=%d mean_ns=%d spread_ns=%d", $2, $4, $5, $7, $6, $8 }' $FS/stats_net)"
+		done
+		rmmod forkscope
+		say "time round=$r config=compare seconds=$(($(date +%s) - t0))"
 		r=$((r + 1))
 	done
 }

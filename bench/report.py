@@ -101,9 +101,11 @@ def perf_section(lines, title, instructions=False):
             iters[d["workload"]] = d["iters"]
         elif line.startswith("@@hits ") and "round=" in line:
             d = kv(line)
-            h = hits.setdefault((d["workload"], d["config"]), [0, 0])
+            h = hits.setdefault((d["workload"], d["config"]), [0, 0, 0])
             h[0] += int(d["hooks"])
             h[1] += int(d["creations"])
+            # The overhead forkscope's calibration predicts from these hits.
+            h[2] += int(d.get("predicted_ns", 0))
         elif line.startswith("@@check "):
             checks.append(line[8:])
         elif line.startswith("@@anchors "):
@@ -218,6 +220,23 @@ def perf_section(lines, title, instructions=False):
                 row += ["–", "–"]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
+    predicted = [w for w in workloads if hits.get((w, "enabled"), [0, 0, 0])[2]]
+    if predicted:
+        out.append("**Self-check: forkscope's predicted overhead against the measured one** "
+                   "(predicted: the hits of every hook during the workload times the cost "
+                   "per hit its calibration measured at load, from its `calibration` file; "
+                   "measured: enabled (3) − baseline (1), per creation).\n")
+        out.append("| workload | predicted per creation | measured (3−1) | predicted / measured |")
+        out.append("|---|---|---|---|")
+        for w in predicted:
+            b, e = med.get((w, "baseline")), med.get((w, "enabled"))
+            he = hits[(w, "enabled")]
+            if None in (b, e) or not he[1]:
+                continue
+            pred, meas = he[2] / he[1], e - b
+            ratio = fmt_ratio(pred / meas) if meas > 0 else "–"
+            out.append(f"| {WORKLOAD_LABEL[w]} | {pred:.0f} | {meas:.0f} | {ratio} |")
+        out.append("")
     if anchors:
         out.append(f"Anchors probed by forkscope, the floor and the kprobe events: {anchors} "
                    "(kprobe events skip `load_elf_binary`, whose name is not unique).\n")
@@ -234,6 +253,72 @@ def perf_section(lines, title, instructions=False):
                    "counted only part of them). Fixed in `bench/bench-guest.sh` after this run.\n")
     if warns:
         out.append("Warnings: " + "; ".join(sorted(set(warns))) + "\n")
+    return out
+
+
+# ------------------------------------------------------ forkscope vs function_graph
+CMP_FUNCS = ["dup_mmap", "copy_creds", "alloc_pid"]
+CMP_TOOLS = [("forkscope", "forkscope net (stats_net)"), ("fgraph", "function_graph")]
+
+
+def cmp_section(lines):
+    """Per function and tool: the median over rounds of each round's median, the
+    spread of those round medians (min-max, and relative), and the ratio."""
+    per = {}  # (func, tool) -> [(round, median, mean, extra)]
+    for line in lines:
+        if not line.startswith("@@cmp "):
+            continue
+        d = kv(line)
+        if int(d.get("n", 0)) <= 0 or "median_ns" not in d:
+            continue
+        per.setdefault((d["func"], d["tool"]), []).append(
+            (int(d["round"]), int(d["median_ns"]), int(d["mean_ns"]), d))
+    if not per:
+        return ["No comparison in this run (phase `cmp1i`).", ""]
+    rounds = max(r for v in per.values() for r, *_ in v)
+    out = [f"{rounds} interleaved rounds in one boot; per round and tool, the same number of "
+           "forks (`fs_bench run fork`); forkscope's value is its `stats_net` row (median "
+           "and mean net of the calibrated bias; medians are histogram bucket midpoints, "
+           "within 3.2%), function_graph's the median and mean of the durations it printed "
+           "with `set_ftrace_filter` set to the three functions (its own probe effect "
+           "included: it does not correct for it). Spread: the round medians' range, and "
+           "its half-width relative to the median.\n"]
+    out.append("| function | forkscope net median | its spread | forkscope raw median | "
+               "function_graph median | its spread | forkscope / function_graph |")
+    out.append("|---|---|---|---|---|---|---|")
+    for f in CMP_FUNCS:
+        cells, meds = [f"`{f}`"], {}
+        for tool, _ in CMP_TOOLS:
+            v = per.get((f, tool))
+            if not v:
+                cells += ["–", "–"] + (["–"] if tool == "forkscope" else [])
+                continue
+            ms = [m for _, m, _, _ in v]
+            med = statistics.median(ms)
+            meds[tool] = med
+            half = (max(ms) - min(ms)) / 2
+            cells += [fmt_ns(med), f"{fmt_ns(min(ms))}–{fmt_ns(max(ms))} (±{100 * half / med:.1f}%)"
+                      if med else "–"]
+            if tool == "forkscope":
+                raw = statistics.median(int(d.get("raw_median_ns", 0)) for *_, d in v)
+                cells.append(fmt_ns(raw))
+        if meds.get("forkscope") and meds.get("fgraph"):
+            cells.append(fmt_ratio(meds["forkscope"] / meds["fgraph"]))
+        else:
+            cells.append("–")
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("Per round (median / mean, ns):\n")
+    out.append("| round | " + " | ".join(f"{f} {t}" for f in CMP_FUNCS for t, _ in CMP_TOOLS) + " |")
+    out.append("|---" * (1 + len(CMP_FUNCS) * len(CMP_TOOLS)) + "|")
+    for r in range(1, rounds + 1):
+        row = [str(r)]
+        for f in CMP_FUNCS:
+            for t, _ in CMP_TOOLS:
+                hit = [x for x in per.get((f, t), []) if x[0] == r]
+                row.append(f"{hit[0][1]} / {hit[0][2]}" if hit else "–")
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
     return out
 
 
@@ -455,6 +540,8 @@ def main():
         lines = read(os.path.join(raw, name))
         out.extend(perf_section(lines or [], title, instructions))
         out.append("")
+    out.append("## forkscope (net) against function_graph, 1 vCPU, instruction time\n")
+    out.extend(cmp_section(read(os.path.join(raw, "cmp-icount.out")) or []))
     out.append("## Scaling: fork copies page tables, not pages\n")
     out.append("Parent built by `fs_bench scale` (anonymous 4 KiB pages, `MADV_NOHUGEPAGE`, "
                "every page touched; VMAs: one page each, alternating `PROT_READ` and "

@@ -14,10 +14,11 @@ namespace {
 // frees are checked and live bytes are exact even for unsized delete.
 struct alignas(16) AllocHeader {
   ktl::u64 size;
+  ktl::u64 footprint;  // what the platform allocator holds for the block
   ktl::u32 magic;
   ktl::u32 offset;  // from the platform pointer to the user pointer
 };
-static_assert(sizeof(AllocHeader) == 16, "header keeps 16-byte alignment");
+static_assert(sizeof(AllocHeader) == 32, "header keeps 16-byte alignment");
 
 constexpr ktl::u32 kLiveMagic = 0xf0c5a11c;
 constexpr ktl::u32 kFreedMagic = 0xf0c5dead;
@@ -27,6 +28,7 @@ struct Accounting {
   ktl::Atomic<ktl::u64> alloc_failures;
   ktl::Atomic<ktl::u64> live_allocs;
   ktl::Atomic<ktl::u64> live_bytes;
+  ktl::Atomic<ktl::u64> live_footprint_bytes;
   ktl::Atomic<ktl::u64> bad_frees;
   ktl::Atomic<ktl::u64> unchecked_allocs;
   ktl::Atomic<ktl::u64> pure_virtual_calls;
@@ -54,7 +56,8 @@ extern "C" void* forkscope_cxxrt_alloc(forkscope_size_t size, forkscope_size_t a
   }
   // Room for the header plus worst-case padding up to the alignment.
   forkscope_size_t extra = sizeof(AllocHeader) + (align > 16 ? align - 16 : 0);
-  auto* raw = static_cast<char*>(forkscope_platform_alloc(size + extra));
+  forkscope_size_t raw_size = size + extra;
+  auto* raw = static_cast<char*>(forkscope_platform_alloc(raw_size));
   if (raw == nullptr) {
     g_accounting.alloc_failures.fetch_add(1);
     return nullptr;
@@ -63,11 +66,13 @@ extern "C" void* forkscope_cxxrt_alloc(forkscope_size_t size, forkscope_size_t a
   auto user = (first + align - 1) & ~(static_cast<ktl::uintptr_t>(align) - 1);
   auto* header = reinterpret_cast<AllocHeader*>(user) - 1;
   header->size = size;
+  header->footprint = forkscope_platform_footprint(raw, raw_size);
   header->magic = kLiveMagic;
   header->offset = static_cast<ktl::u32>(user - reinterpret_cast<ktl::uintptr_t>(raw));
   g_accounting.allocs.fetch_add(1);
   g_accounting.live_allocs.fetch_add(1);
   g_accounting.live_bytes.fetch_add(size);
+  g_accounting.live_footprint_bytes.fetch_add(header->footprint);
   return reinterpret_cast<void*>(user);
 }
 
@@ -83,6 +88,7 @@ extern "C" void forkscope_cxxrt_free(void* ptr) {
   header->magic = kFreedMagic;
   g_accounting.live_allocs.fetch_sub(1);
   g_accounting.live_bytes.fetch_sub(header->size);
+  g_accounting.live_footprint_bytes.fetch_sub(header->footprint);
   forkscope_platform_free(static_cast<char*>(ptr) - header->offset);
 }
 
@@ -106,6 +112,7 @@ extern "C" void forkscope_cxxrt_get_stats(struct forkscope_cxxrt_stats* out) {
   out->alloc_failures = g_accounting.alloc_failures.load();
   out->live_allocs = g_accounting.live_allocs.load();
   out->live_bytes = g_accounting.live_bytes.load();
+  out->live_footprint_bytes = g_accounting.live_footprint_bytes.load();
   out->bad_frees = g_accounting.bad_frees.load();
   out->unchecked_allocs = g_accounting.unchecked_allocs.load();
   out->pure_virtual_calls = g_accounting.pure_virtual_calls.load();

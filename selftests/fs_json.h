@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <forkscope/core.h> /* FORKSCOPE_SEQ_CPU_BITS */
+
 /* A line ends at '\n' or NUL; nothing is read past it. */
 static inline int fs_json_end(char c)
 {
@@ -254,10 +256,46 @@ static inline int fs_json_next_int(struct fs_json_iter *it, char *name, size_t s
 	return fs_json_parse_int(v, value) ? -1 : 1;
 }
 
+/*
+ * A record's place in completion order: end_ns, then the CPU, then that
+ * CPU's count (seq = count << FORKSCOPE_SEQ_CPU_BITS | cpu). seq is an id,
+ * unique but not ordered across CPUs.
+ */
+struct fs_order {
+	long long end_ns, seq;
+};
+
+/* The order of any records line (fork, exec, spawn); 0, or -1 if it has none. */
+static inline int fs_order_of(const char *line, struct fs_order *o)
+{
+	return fs_json_int(line, "seq", &o->seq) || fs_json_int(line, "end_ns", &o->end_ns) ? -1 : 0;
+}
+
+/* <0, 0 or >0: a finished before, is, or finished after b. */
+static inline int fs_order_cmp(const struct fs_order *a, const struct fs_order *b)
+{
+	const long long cpu_mask = (1LL << FORKSCOPE_SEQ_CPU_BITS) - 1;
+
+	if (a->end_ns != b->end_ns)
+		return a->end_ns < b->end_ns ? -1 : 1;
+	if ((a->seq & cpu_mask) != (b->seq & cpu_mask))
+		return (a->seq & cpu_mask) < (b->seq & cpu_mask) ? -1 : 1;
+	return (a->seq >> FORKSCOPE_SEQ_CPU_BITS) < (b->seq >> FORKSCOPE_SEQ_CPU_BITS) ? -1 :
+	       (a->seq >> FORKSCOPE_SEQ_CPU_BITS) > (b->seq >> FORKSCOPE_SEQ_CPU_BITS);
+}
+
+/* Keeps in *last the later of *last and *o. */
+static inline void fs_order_max(struct fs_order *last, const struct fs_order *o)
+{
+	if (fs_order_cmp(o, last) > 0)
+		*last = *o;
+}
+
 /* One record line, the fields the tests look at. */
 struct fs_record {
 	const char *line;
-	long long seq, flags_raw, exit_signal, parent_pid, parent_tgid, child_pid, ret;
+	struct fs_order order; /* its seq (id) and end_ns */
+	long long flags_raw, exit_signal, parent_pid, parent_tgid, child_pid, ret;
 	long long cpu_start, cpu_end, start_ns;
 	long long copy_process_ns, clone_prologue_ns, clone_publish_ns, wake_ns;
 	long long vfork_wait_ns, clone_return_ns, total_ns, anomalies;
@@ -266,14 +304,14 @@ struct fs_record {
 
 /*
  * Parses one line of the records file: 0 for a creation ("event":"fork"),
- * 1 for another well-formed event (exec, spawn: only seq and event are
- * read), -1 if a field is missing or malformed.
+ * 1 for another well-formed event (exec, spawn: only its order and event
+ * are read), -1 if a field is missing or malformed.
  */
 static inline int fs_record_parse(const char *line, struct fs_record *r)
 {
 	static const struct { const char *key; size_t off; } ints[] = {
 #define FS_REC_INT(f) { #f, offsetof(struct fs_record, f) }
-		FS_REC_INT(seq), FS_REC_INT(flags_raw), FS_REC_INT(exit_signal),
+		FS_REC_INT(flags_raw), FS_REC_INT(exit_signal),
 		FS_REC_INT(parent_pid), FS_REC_INT(parent_tgid), FS_REC_INT(child_pid),
 		FS_REC_INT(ret), FS_REC_INT(cpu_start), FS_REC_INT(cpu_end),
 		FS_REC_INT(start_ns), FS_REC_INT(copy_process_ns),
@@ -287,7 +325,7 @@ static inline int fs_record_parse(const char *line, struct fs_record *r)
 
 	memset(r, 0, sizeof(*r));
 	r->line = line;
-	if (fs_json_int(line, "seq", &r->seq) ||
+	if (fs_order_of(line, &r->order) ||
 	    fs_json_str(line, "event", event, sizeof(event)) <= 0)
 		return -1;
 	if (strcmp(event, "fork"))

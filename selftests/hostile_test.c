@@ -307,6 +307,43 @@ FIXTURE_TEARDOWN(unloaded)
 	fs_unload_if_loaded();
 }
 
+/*
+ * Loads params, which must be refused for the load budget: returns the
+ * largest ring_size the refusal says fits (0: none), -1 if it loaded or
+ * said nothing.
+ */
+static int budget_refusal(const char *params)
+{
+	static char klog[1 << 20];
+	char needle[160];
+	const char *p, *hit = NULL;
+	int n, fit;
+
+	if (fs_load(params) == 0) {
+		fs_unload();
+		return -1;
+	}
+	if (fs_is_loaded())
+		return -1;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, klog, sizeof(klog) - 1);
+	if (n <= 0)
+		return -1;
+	klog[n] = '\0';
+	/* The message starts with the values as the module sees them. */
+	snprintf(needle, sizeof(needle), "ring_size=%d top_n=%d max_inflight=%d on ",
+		 strstr(params, "ring_size=") ? atoi(strstr(params, "ring_size=") + 10) : 1024,
+		 strstr(params, "top_n=") ? atoi(strstr(params, "top_n=") + 6) : 16,
+		 strstr(params, "max_inflight=") ? atoi(strstr(params, "max_inflight=") + 13) : 512);
+	for (p = klog; (p = strstr(p, needle)); p++)
+		hit = p;
+	if (!hit || !strstr(hit, " bytes (engine ") || !strstr(hit, "over the limit of "))
+		return -1;
+	hit = strstr(hit, "ring_size up to ");
+	if (!hit || sscanf(hit, "ring_size up to %d fits", &fit) != 1)
+		return -1;
+	return fit;
+}
+
 /* Module parameters at load: every bad value refuses the load; good ones load. */
 TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 {
@@ -324,6 +361,7 @@ TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 	};
 	unsigned int i, round;
 	char buf[6000];
+	int fit;
 
 	ASSERT_EQ(0, fs_unload_if_loaded());
 	memset(long_deny, 'x', sizeof(long_deny) - 1);
@@ -350,9 +388,22 @@ TEST_F_TIMEOUT(unloaded, bad_parameters_refuse_to_load, 900)
 	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", buf, sizeof(buf)));
 	EXPECT_LE(10, fs_find_value(buf, "creations"));
 	ASSERT_EQ(0, fs_unload());
-	ASSERT_EQ(0, fs_load("ring_size=65536 top_n=1024 max_inflight=65536"));
+	/*
+	 * In range, but beyond the load budget (min(256 MiB, RAM/8)): refused
+	 * with the values, the bytes and the limit; the largest ring it names
+	 * loads and unloads, one record more per CPU does not.
+	 */
+	fit = budget_refusal("ring_size=65536 top_n=1024 max_inflight=4096");
+	ASSERT_LT(16, fit);
+	ASSERT_GT(65536, fit);
+	snprintf(buf, sizeof(buf), "ring_size=%d top_n=1024 max_inflight=4096", fit + 1);
+	EXPECT_EQ(fit, budget_refusal(buf));
+	snprintf(buf, sizeof(buf), "ring_size=%d top_n=1024 max_inflight=4096", fit);
+	ASSERT_EQ(0, fs_load(buf));
 	ASSERT_EQ(0, fs_do_forks(10));
 	ASSERT_EQ(0, fs_unload());
+	/* kretprobe instances alone over the limit: no ring fits. */
+	EXPECT_EQ(0, budget_refusal("ring_size=16 max_inflight=65536"));
 }
 
 TEST_HARNESS_MAIN

@@ -105,17 +105,18 @@ static void expect_kind(struct __test_metadata *_metadata, const struct recs *re
 	EXPECT_STREQ("", r->err);
 }
 
-static long long max_seq(struct __test_metadata *_metadata)
+/* The last creation finished so far (completion order, not seq: seq is per CPU). */
+static struct fs_order last_order(struct __test_metadata *_metadata)
 {
+	struct fs_order last = { 0, 0 };
 	struct recs recs;
-	long long seq = 0;
 	int i;
 
 	recs_read(_metadata, &recs);
 	for (i = 0; i < recs.n; i++)
-		seq = recs.r[i].seq > seq ? recs.r[i].seq : seq;
+		fs_order_max(&last, &recs.r[i].order);
 	recs_free(&recs);
-	return seq;
+	return last;
 }
 
 
@@ -453,7 +454,7 @@ TEST_F(loaded, usermode_helper_is_umh)
 	char modprobe[256], path[] = "/tmp/fs_umh_XXXXXX";
 	const struct fs_record *r = NULL;
 	struct recs recs;
-	long long seq;
+	struct fs_order last;
 	int fd, i, tries;
 	pid_t pid;
 
@@ -464,7 +465,7 @@ TEST_F(loaded, usermode_helper_is_umh)
 	ASSERT_EQ(sizeof(magic), write(fd, magic, sizeof(magic)));
 	ASSERT_EQ(0, fchmod(fd, 0755));
 	close(fd);
-	seq = max_seq(_metadata);
+	last = last_order(_metadata);
 	/* Unknown, non-printable magic: exec asks request_module("binfmt-0403"). */
 	pid = fork();
 	if (pid == 0) {
@@ -479,7 +480,8 @@ TEST_F(loaded, usermode_helper_is_umh)
 	for (tries = 0; tries < 100 && !r; tries++) {
 		recs_read(_metadata, &recs);
 		for (i = 0; i < recs.n; i++) {
-			if (recs.r[i].seq > seq && !strcmp(recs.r[i].kind, "umh")) {
+			if (fs_order_cmp(&recs.r[i].order, &last) > 0 &&
+			    !strcmp(recs.r[i].kind, "umh")) {
 				r = &recs.r[i];
 				break;
 			}

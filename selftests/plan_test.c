@@ -9,8 +9,10 @@
 #include "forkscope_test.h"
 #include "fs_json.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "fs_harness.h"
 
@@ -27,8 +29,11 @@ static int probe_line(const char *text, const char *symbol, struct probe_line *o
 	char needle[80];
 	const char *p;
 
-	snprintf(needle, sizeof(needle), "\nprobe %s ", symbol);
-	p = strstr(text, needle);
+	/* "name" or a GCC clone of it ("name.isra.0"). */
+	snprintf(needle, sizeof(needle), "\nprobe %s", symbol);
+	for (p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		if (p[strlen(needle)] == ' ' || p[strlen(needle)] == '.')
+			break;
 	if (!p)
 		return -1;
 	return sscanf(p + 1,
@@ -127,6 +132,9 @@ TEST_F(plan, hooks_follow_the_level_and_the_mechanism)
 	struct probe_line p;
 
 	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+	/* Armed at load: failure counting never paused. */
+	EXPECT_EQ(0, fs_find_value(self->text, "failures_paused"));
+	EXPECT_EQ(0, fs_find_value(self->text, "failures_pauses"));
 	/* Spans are kretprobes, whatever the mechanism. */
 	ASSERT_EQ(0, probe_line(self->text, "kernel_clone", &p)) TH_LOG("%s", self->text);
 	EXPECT_STREQ("kretprobe", p.entry);
@@ -220,6 +228,131 @@ TEST_F(plan, records_sum_exactly_and_counts_match_proc_stat)
 	fs_records_free(&recs);
 }
 
+/* Lines of debugfs kprobes/list not [DISABLED] (armed), each logged; -1 if unreadable. */
+static int armed_kprobes(struct __test_metadata *_metadata, const char *must_list, int log)
+{
+	static char list[65536];
+	char *line, *save = NULL;
+	int armed = 0, listed = 0;
+
+	memset(list, 0, sizeof(list));
+	if (fs_read_file("/sys/kernel/debug/kprobes/list", list, sizeof(list) - 1) < 0)
+		return -1;
+	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, must_list))
+			listed++;
+		if (strstr(line, "[DISABLED]"))
+			continue;
+		armed++;
+		if (log)
+			TH_LOG("armed while disabled: %s", line);
+	}
+	/* Registered and disarmed, not unregistered. */
+	return listed ? armed : -1;
+}
+
+/* A failing exec (ENOENT) and a failing clone: failures a disabled engine cannot see. */
+static void failures(struct __test_metadata *_metadata, int n)
+{
+	static char *const argv[] = { "fs_plan_none", NULL };
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(-1, execv("/nonexistent/fs_plan_none", argv));
+		ASSERT_EQ(ENOENT, errno);
+		/* CLONE_SIGHAND without CLONE_VM: copy_process refuses with EINVAL. */
+		ASSERT_EQ(-1, syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0));
+		ASSERT_EQ(EINVAL, errno);
+	}
+}
+
+/*
+ * Disabled: no kprobe or kretprobe armed, only tracepoints: task_newtask
+ * counts creations (disabled bucket), sched_process_exec successful execs;
+ * failures are not counted and the counters say failure counting is paused.
+ */
+TEST_F(plan, disabled_arms_no_kprobe_and_counts_stay_exact)
+{
+	static const char *const disarmed[] = {
+		"kernel_clone", "copy_process", "do_execveat_common", "copy_creds", "alloc_pid",
+		"wake_up_new_task", "begin_new_exec", "load_elf_binary",
+	};
+	long long creations0, processes0, creations1, processes1, disabled0, execs0, exec_dis0;
+	long long clone_failures0, exec_failures0, cp_failures0;
+	struct probe_line p;
+	int armed = -1, tries;
+	size_t i;
+
+	ASSERT_EQ(7, fs_write_debugfs("control", "disable", 7));
+	/* Disarming follows 100 ms later; unoptimizing kprobes is slow under TCG. */
+	for (tries = 0; tries < 300; tries++) {
+		usleep(100000);
+		ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+		for (i = 0; i < ARRAY_SIZE(disarmed); i++)
+			if (probe_line(self->text, disarmed[i], &p) || p.armed)
+				break;
+		if (i == ARRAY_SIZE(disarmed) && fs_find_value(self->text, "failures_paused") == 1)
+			break;
+	}
+	for (i = 0; i < ARRAY_SIZE(disarmed); i++) {
+		ASSERT_EQ(0, probe_line(self->text, disarmed[i], &p)) TH_LOG("%s", disarmed[i]);
+		EXPECT_EQ(0, p.armed) TH_LOG("%s", disarmed[i]);
+	}
+	EXPECT_EQ(1, fs_find_value(self->text, "failures_paused"));
+	EXPECT_LE(1, fs_find_value(self->text, "failures_pauses"));
+	/* The kernel's view: every kprobe listed is [DISABLED], ours still registered. */
+	for (tries = 0; tries < 300; tries++) {
+		/* +0x4 past an endbr (6.12) */
+		armed = armed_kprobes(_metadata, " r  kernel_clone+0x", tries == 299);
+		if (armed == 0)
+			break;
+		usleep(100000);	/* the disarming pass may still be running */
+	}
+	EXPECT_EQ(0, armed);
+
+	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+	disabled0 = fs_find_value(self->text, "disabled");
+	execs0 = fs_find_value(self->text, "execs");
+	exec_dis0 = fs_find_value(self->text, "exec_disabled");
+	clone_failures0 = fs_find_value(self->text, "clone_failures");
+	exec_failures0 = fs_find_value(self->text, "exec_failures");
+	cp_failures0 = fs_find_value(self->text, "copy_process_failures");
+	ASSERT_EQ(0, fs_snapshot_creations(&creations0, &processes0));
+	workload(_metadata, 3);
+	failures(_metadata, 3);
+	ASSERT_EQ(0, fs_snapshot_creations(&creations1, &processes1));
+	EXPECT_EQ(processes1 - processes0, creations1 - creations0);
+	EXPECT_LE(12, creations1 - creations0);
+	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+	EXPECT_EQ(fs_find_value(self->text, "creations"), buckets(self->text));
+	EXPECT_EQ(creations1 - creations0, fs_find_value(self->text, "disabled") - disabled0);
+	/* The 3 successful execs of /bin/true, at sched_process_exec; not the 3 failed ones. */
+	EXPECT_EQ(3, fs_find_value(self->text, "execs") - execs0);
+	EXPECT_EQ(3, fs_find_value(self->text, "exec_disabled") - exec_dis0);
+	/* Paused: the failures went uncounted, as failures_paused says. */
+	EXPECT_EQ(exec_failures0, fs_find_value(self->text, "exec_failures"));
+	EXPECT_EQ(clone_failures0, fs_find_value(self->text, "clone_failures"));
+	EXPECT_EQ(cp_failures0, fs_find_value(self->text, "copy_process_failures"));
+	EXPECT_EQ(0, fs_find_value(self->text, "probes_missed"));
+	/* Enabled: armed at once, failures counted again, the pause timed. */
+	ASSERT_EQ(6, fs_write_debugfs("control", "enable", 6));
+	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+	EXPECT_EQ(0, fs_find_value(self->text, "failures_paused"));
+	EXPECT_LT(0, fs_find_value(self->text, "failures_paused_ns"));
+	ASSERT_EQ(0, probe_line(self->text, "kernel_clone", &p));
+	EXPECT_EQ(1, p.armed);
+	failures(_metadata, 2);
+	ASSERT_LT(0, fs_read_file(FS_DEBUGFS "/counters", self->text, sizeof(self->text)));
+	EXPECT_EQ(exec_failures0 + 2, fs_find_value(self->text, "exec_failures"));
+	EXPECT_EQ(clone_failures0 + 2, fs_find_value(self->text, "clone_failures"));
+	EXPECT_EQ(fs_find_value(self->text, "execs"),
+		  fs_find_value(self->text, "exec_recorded") +
+		  fs_find_value(self->text, "exec_filtered") +
+		  fs_find_value(self->text, "exec_sampled_out") +
+		  fs_find_value(self->text, "exec_disabled") +
+		  fs_find_value(self->text, "exec_untracked"));
+}
+
 /* A child that forks until killed: load for the toggling parent. */
 static pid_t fork_load(void)
 {
@@ -249,7 +382,7 @@ TEST(toggled_200_times_under_fork_load_the_counts_stay_exact)
 	};
 	long long creations0, processes0, creations1, processes1;
 	pid_t load;
-	int i;
+	int i, tries, disables = 0, paused = 0;
 
 	ASSERT_EQ(0, fs_unload_if_loaded());
 	ASSERT_EQ(0, fs_load(NULL));
@@ -262,6 +395,16 @@ TEST(toggled_200_times_under_fork_load_the_counts_stay_exact)
 
 		ASSERT_EQ((ssize_t)strlen(c), fs_write_debugfs("control", c, strlen(c)))
 			TH_LOG("write %d: %s", i, c);
+		/*
+		 * Quick toggles patch no text (the disarm is delayed): let some
+		 * disables disarm everything, under the load, before the next.
+		 */
+		if (!strcmp(c, "disable") && ++disables % 4 == 0) {
+			for (tries = 0; tries < 100 && fs_counter("failures_paused") != 1; tries++)
+				usleep(20000);
+			usleep(50000);	/* creations while disarmed */
+			paused++;
+		}
 	}
 	ASSERT_EQ(6, fs_write_debugfs("control", "enable", 6));
 	kill(load, SIGKILL);
@@ -274,9 +417,15 @@ TEST(toggled_200_times_under_fork_load_the_counts_stay_exact)
 	EXPECT_LT(0, fs_find_value(text, "recorded"));
 	EXPECT_EQ(0, fs_find_value(text, "untracked"));
 	EXPECT_EQ(0, fs_find_value(text, "dropped_boundaries"));
-	TH_LOG("%lld creations while toggling, %lld recorded, %lld disabled",
+	/* The disarmed windows were reached, and creations ran in them. */
+	EXPECT_LE(paused, fs_find_value(text, "failures_pauses"));
+	EXPECT_LT(0, paused);
+	EXPECT_LT(0, fs_find_value(text, "disabled"));
+	EXPECT_EQ(0, fs_find_value(text, "failures_paused"));
+	TH_LOG("%lld creations while toggling, %lld recorded, %lld disabled; %lld pauses, %lld ms",
 	       creations1 - creations0, fs_find_value(text, "recorded"),
-	       fs_find_value(text, "disabled"));
+	       fs_find_value(text, "disabled"), fs_find_value(text, "failures_pauses"),
+	       fs_find_value(text, "failures_paused_ns") / 1000000);
 	EXPECT_EQ(0, fs_unload());
 }
 

@@ -636,6 +636,18 @@ TEST_F(loaded, stages_file_lists_every_stage_measured)
 	EXPECT_NE(NULL, strstr(text, "confirmed by symbol resolution")) TH_LOG("%.400s", text);
 	EXPECT_NE(NULL, strstr(text, inlined_into("dup_mmap") ? "# kernel profile 6.12 for " :
 					       "# kernel profile 6.1 for "));
+	/* The load calibrated (in init): each registered anchor's bias is shown. */
+	{
+		const char *bias = strstr(text, "stats_net subtracts them. Calibration ");
+		const char *row = bias ? strstr(bias, "\ncopy_creds ") : NULL;
+		unsigned int pre, pre_iqr;
+		char entry[16];
+
+		ASSERT_NE(NULL, bias) TH_LOG("no calibration in stages");
+		ASSERT_NE(NULL, row) TH_LOG("no bias row for copy_creds");
+		ASSERT_EQ(3, sscanf(row + 12, "%15s %u(%u)", entry, &pre, &pre_iqr)) TH_LOG("%.200s", row);
+		EXPECT_STREQ("ftrace", entry);
+	}
 }
 
 TEST(denied_dup_mmap_merges_into_dup_mm)

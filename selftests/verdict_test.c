@@ -341,7 +341,8 @@ static void vt_describe(const struct vt_call *c, char *buf, size_t size)
 
 struct vt_rec {
 	const char *line;
-	long long seq, flags_raw, exit_signal, parent_pid, ret, child_pid, predicted_errno;
+	struct fs_order order;
+	long long flags_raw, exit_signal, parent_pid, ret, child_pid, predicted_errno;
 	char verdict[16];
 	char reason[160];
 	char observed[1024];
@@ -364,7 +365,7 @@ static int vt_parse(const char *line, struct vt_rec *r)
 		return 1;
 	if (fs_record_parse(line, &fr))
 		return -1;
-	r->seq = fr.seq;
+	r->order = fr.order;
 	r->flags_raw = fr.flags_raw;
 	r->exit_signal = fr.exit_signal;
 	r->parent_pid = fr.parent_pid;
@@ -381,11 +382,12 @@ static int vt_parse(const char *line, struct vt_rec *r)
 	return 0;
 }
 
-static int vt_by_seq(const void *a, const void *b)
+/* Completion order: a process's creations finish in the order it made them. */
+static int vt_by_order(const void *a, const void *b)
 {
 	const struct vt_rec *x = a, *y = b;
 
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return fs_order_cmp(&x->order, &y->order);
 }
 
 /* "key=value" as a whole word of the observed/predicted string. */
@@ -638,7 +640,7 @@ static void vt_check_batch(const struct vt_call *calls, int n, pid_t self, struc
 		fs_records_free(&file);
 		return;
 	}
-	qsort(recs, nrecs, sizeof(*recs), vt_by_seq);
+	qsort(recs, nrecs, sizeof(*recs), vt_by_order);
 
 	for (i = 0, j = 0; i < n; i++) {
 		const struct vt_call *c = &calls[i];

@@ -17,6 +17,12 @@ extern "C" {
 
 #define FORKSCOPE_VERSION "0.2.0"
 #define FORKSCOPE_COMM_LEN 16
+/*
+ * A record's seq (its id, unique): (n << FORKSCOPE_SEQ_CPU_BITS) | cpu, the
+ * n-th record the CPU that finished it finished. Readers order records by
+ * end_ns, then cpu, then n: no global counter is written per creation.
+ */
+#define FORKSCOPE_SEQ_CPU_BITS 16
 #define FORKSCOPE_ANCHOR_NAMES 3
 /* Anchors in the core's table (src/core/stage_model.h Anchor::kCount). */
 #define FORKSCOPE_ANCHOR_COUNT 38
@@ -138,6 +144,8 @@ struct forkscope_build_info {
 	const char *kernel_release;	/* utsname()->release of the running kernel */
 	const char *built_for;		/* UTS_RELEASE the module was built against */
 	const char *compiler;		/* CONFIG_CC_VERSION_TEXT */
+	forkscope_u64 kretprobe_bytes;	/* the plan's kretprobe instances (maxactive x size) */
+	forkscope_u64 plan_bytes;	/* the plan's own tables */
 };
 
 struct forkscope_core_config {
@@ -155,6 +163,27 @@ void forkscope_core_anchor_describe(unsigned int anchor, struct forkscope_anchor
 forkscope_size_t forkscope_core_probe_data_size(void);
 
 /* Creates the core's state. May sleep. 0 or -errno (with a log line saying why). */
+/* What a load with config allocates at most, and the bound it must stay under. */
+struct forkscope_load_cost {
+	forkscope_u64 engine_bytes;	/* the engine's tables and rings */
+	forkscope_u64 reading_bytes;	/* the largest debugfs read's buffers, per reader */
+	forkscope_u64 probe_bytes;	/* the glue's kretprobe instances, as given */
+	forkscope_u64 total_bytes;
+	forkscope_u64 limit_bytes;	/* min(256 MiB, 1/8 of RAM) */
+	unsigned int nr_cpus;
+	unsigned int fitting_ring;	/* largest ring_records in [ring_min, ring_max] that fits; 0: none */
+};
+
+/*
+ * Before forkscope_core_init: 0 if the load fits the bound, else
+ * -FORKSCOPE_EINVAL; out is filled either way. Pure arithmetic.
+ */
+FORKSCOPE_MUST_CHECK int forkscope_core_load_cost(const struct forkscope_core_config *config,
+						  forkscope_u64 probe_bytes,
+						  forkscope_u64 ram_bytes,
+						  unsigned int ring_min, unsigned int ring_max,
+						  struct forkscope_load_cost *out);
+
 FORKSCOPE_MUST_CHECK int forkscope_core_init(const struct forkscope_core_config *config);
 /* Frees everything; probes must already be unregistered. May sleep. */
 void forkscope_core_exit(void);
@@ -168,6 +197,11 @@ void forkscope_core_set_available_anchors(forkscope_u64 mask);
  */
 int forkscope_core_on_entry(unsigned int anchor, const void *task, void *data,
 		     const struct forkscope_creation_args *args, forkscope_u64 now);
+/*
+ * Probe context: the entry of a step or exit anchor seen without per-call
+ * data (ftrace, a plain kprobe, a tracepoint): no return handler follows.
+ */
+void forkscope_core_on_step_entry(unsigned int anchor, const void *task, forkscope_u64 now);
 /* What a return handler read. */
 struct forkscope_return_facts {
 	forkscope_s64 retval;		/* kernel_clone's pid_t; copy_process's -errno or 0; exec's result */
@@ -180,14 +214,94 @@ struct forkscope_return_facts {
 /* Probe context. */
 void forkscope_core_on_return(unsigned int anchor, void *data,
 		       const struct forkscope_return_facts *facts, forkscope_u64 now);
+/* Probe context: a step anchor's kretprobe return (it reads no facts). */
+void forkscope_core_on_step_return(unsigned int anchor, void *data, forkscope_u64 now);
 
 /*
  * Probe context: the return of a call to `anchor` by `task`, seen at the
  * instruction after the call.
  */
 void forkscope_core_on_site_return(unsigned int anchor, const void *task, forkscope_u64 now);
-/* Bit per anchor whose hooks should be armed now (only the spans when disabled). Any. */
+/*
+ * Probe context: the task_newtask tracepoint, a successful copy_process.
+ * Counts the creation once forkscope_core_set_creations_at_newtask(1) was
+ * called, in the disabled bucket unless bucketed_at_return (a pending
+ * kretprobe instance of the calling task for which
+ * forkscope_core_buckets_at_return is true will bucket it).
+ */
+void forkscope_core_on_new_task(int bucketed_at_return);
+/*
+ * Probe context: the sched_process_exec tracepoint (a successful exec) with
+ * no do_execveat_common instance pending: counted once
+ * forkscope_core_set_execs_at_exec_tp(1) was called.
+ */
+void forkscope_core_on_unseen_exec(void);
+/* Probe context: will the return of the instance with this data bucket its creation? */
+int forkscope_core_buckets_at_return(unsigned int anchor, const void *data);
+/* Creations counted at task_newtask (1) or copy_process's return (0). May sleep. */
+void forkscope_core_set_creations_at_newtask(int on);
+/* Execs the exec kretprobe does not see counted at sched_process_exec (1). May sleep. */
+void forkscope_core_set_execs_at_exec_tp(int on);
+/*
+ * The span kretprobes (kernel_clone, copy_process, do_execveat_common) are
+ * being disarmed (1) or are all armed again (0): failures go uncounted
+ * meanwhile, which the counters show (failures_paused...). Process context.
+ */
+void forkscope_core_set_failures_paused(int paused);
+/* Bit per anchor whose hooks should be armed now (none or the spans when disabled). Any. */
 forkscope_u64 forkscope_core_wanted_anchors(void);
+
+/*
+ * The probe effect of one hook crossing (an anchor's entry or its return),
+ * from the calibration: medians and interquartile ranges, ns. pre: hook
+ * start to its timestamp (inside the interval the crossing closes); post:
+ * timestamp to hook end (inside the interval it opens). 0 where the hook is
+ * absent or its mechanism was not calibrated; a negative median (noise) is
+ * taken as 0.
+ */
+struct forkscope_crossing_bias {
+	forkscope_s64 pre_ns;
+	forkscope_s64 post_ns;
+	forkscope_s64 pre_spread_ns;
+	forkscope_s64 post_spread_ns;
+};
+
+/*
+ * Every boundary's bias, indexed by anchor: a fork boundary (the core's
+ * Boundary) and an exec event are both an anchor's entry or return.
+ */
+struct forkscope_boundary_bias {
+	struct forkscope_crossing_bias entry[FORKSCOPE_ANCHOR_COUNT];
+	struct forkscope_crossing_bias ret[FORKSCOPE_ANCHOR_COUNT];
+};
+
+/*
+ * After every calibration (load, "calibrate" written to control): the
+ * table stats_net and the records' bias are computed from when read (probe
+ * handlers never read it). size: sizeof(*bias). May sleep. 0, or
+ * -FORKSCOPE_EINVAL (no core, a size or a value out of range) or
+ * -FORKSCOPE_ENOMEM; on an error the table stays as it was.
+ */
+FORKSCOPE_MUST_CHECK int forkscope_core_set_boundary_bias(const struct forkscope_boundary_bias *bias,
+							  forkscope_size_t size);
+
+/*
+ * Calibration only (calibrate.c; process context, one at a time): a fork
+ * record of task's own in an in-flight slot, so the calibration's hooks run
+ * the real handlers' path (find the slot, mark a boundary) on one of the
+ * core's fork step anchors. Never finished, published or counted.
+ * begin: the anchor to hook (>= 0), or -FORKSCOPE_EINVAL (no core),
+ * -FORKSCOPE_EBUSY (task is in a creation) or -FORKSCOPE_ENOMEM (no free
+ * slot). rearm, before each sample: the anchor's boundaries not crossed (a
+ * crossing then takes the first-crossing path), or its entry crossed only
+ * (entered: a return alone is paired). stamps: the timestamps the handlers
+ * gave the anchor's entry and return since the rearm, 0 where not crossed.
+ * end: frees the slot.
+ */
+int forkscope_core_calib_begin(const void *task);
+void forkscope_core_calib_rearm(const void *task, int entered);
+void forkscope_core_calib_stamps(const void *task, forkscope_u64 *entry, forkscope_u64 *ret);
+void forkscope_core_calib_end(const void *task);
 
 /* The text of one debugfs file. */
 enum forkscope_file {
@@ -203,6 +317,7 @@ enum forkscope_file {
 	FORKSCOPE_FILE_FILTER,
 	FORKSCOPE_FILE_VERDICTS,
 	FORKSCOPE_FILE_SPAWNS,
+	FORKSCOPE_FILE_STATS_NET,
 };
 
 struct forkscope_text {

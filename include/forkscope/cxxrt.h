@@ -20,6 +20,7 @@ struct forkscope_cxxrt_stats {
 	forkscope_u64 alloc_failures;     /* allocations that returned NULL */
 	forkscope_u64 live_allocs;        /* allocations not yet freed */
 	forkscope_u64 live_bytes;         /* bytes requested by live allocations */
+	forkscope_u64 live_footprint_bytes; /* what the allocator holds for them (headers, rounding) */
 	forkscope_u64 bad_frees;          /* frees of a pointer cxxrt never handed out */
 	forkscope_u64 unchecked_allocs;   /* AllocChecker results nobody checked */
 	forkscope_u64 pure_virtual_calls; /* calls to __cxa_pure_virtual */

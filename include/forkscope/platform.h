@@ -2,7 +2,8 @@
 /*
  * The one door between the C++ core and the kernel: every kernel service the
  * core uses is a function here, implemented by the glue (src/glue/platform.c,
- * and src/glue/debugfs.c for forkscope_platform_notify_readers) in the module
+ * src/glue/debugfs.c for forkscope_platform_notify_readers, src/glue/calibrate.c
+ * for forkscope_platform_calibrate) in the module
  * and by tests/host/platform_host.cpp in the host test binary.
  *
  * Contexts: "may sleep" = process context only, never from a probe handler;
@@ -69,6 +70,8 @@ enum forkscope_log_level {
  */
 void *forkscope_platform_alloc(forkscope_size_t size);
 void forkscope_platform_free(void *ptr);
+/* Bytes the allocator holds for ptr, a live forkscope_platform_alloc(size). */
+forkscope_size_t forkscope_platform_footprint(const void *ptr, forkscope_size_t size);
 
 /* Monotonic nanoseconds, one clock for all CPUs (ktime_get_mono_fast_ns). Any. */
 forkscope_u64 forkscope_platform_now_ns(void);
@@ -94,6 +97,13 @@ void forkscope_platform_warn(const char *what);
  * in the caller's context). Probe.
  */
 void forkscope_platform_notify_readers(void);
+
+/*
+ * Measures every hook mechanism's cost afresh (src/glue/calibrate.c; the
+ * debugfs file "calibration" shows it): 0 or a negative errno. May sleep:
+ * control writes only.
+ */
+int forkscope_platform_calibrate(void);
 
 /*
  * Raw spin locks (they never sleep, even on PREEMPT_RT) with interrupts

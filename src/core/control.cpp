@@ -117,8 +117,10 @@ const char* parse_control_text(Span text, ControlCommand* command) {
     const char* detail_why = "detail needs a level: summary, fork, exec or all";
     if (!next_token(&rest, &level)) return detail_why;
     if (!parse_detail(level.data, level.length, &command->detail)) return detail_why;
+  } else if (equals(word, "calibrate")) {
+    command->op = ControlCommand::Op::kCalibrate;
   } else {
-    return "unknown command (enable, disable, reset, sample N, detail LEVEL)";
+    return "unknown command (enable, disable, reset, sample N, detail LEVEL, calibrate)";
   }
   Span extra;
   if (next_token(&rest, &extra)) return "unexpected text after the command: one command per write";

@@ -16,7 +16,7 @@ namespace forkscope {
 // surrounding blanks ignored: "enable", "disable", "reset", "sample N"
 // (1 <= N <= 1000000; 1 = every creation), "detail LEVEL" (a detail_name()).
 struct ControlCommand {
-  enum class Op : ktl::u8 { kEnable, kDisable, kReset, kSample, kDetail };
+  enum class Op : ktl::u8 { kEnable, kDisable, kReset, kSample, kDetail, kCalibrate };
   Op op = Op::kEnable;
   ktl::u32 sample_every = 1;
   Detail detail = Detail::kAll;

@@ -6,12 +6,15 @@
 #include <ktl/alloc_checker.h>
 #include <ktl/atomic.h>
 #include <ktl/string_builder.h>
+#include <ktl/unique_ptr.h>
 #include <ktl/utility.h>
 
 #include "control.h"
 #include "engine.h"
+#include "engine_state.h"
 #include "format.h"
 #include "kernel_profile.h"
+#include "load_budget.h"
 #include "probe_context.h"
 
 namespace forkscope {
@@ -82,8 +85,15 @@ static_assert(FORKSCOPE_COMM_LEN == kCommLength, "comm lengths agree");
 static_assert(FORKSCOPE_ANCHOR_COUNT == kAnchorCount, "core.h counts the anchor table");
 static_assert(kAnchorCount <= 64, "the glue keeps anchor sets in 64-bit masks");
 static_assert(FORKSCOPE_ANCHOR_NAMES == ktl::size(AnchorInfo{}.names), "anchor name slots agree");
+static_assert(sizeof(forkscope_crossing_bias) == 4 * sizeof(forkscope_s64),
+              "a crossing's bias is four s64, no padding");
+static_assert(sizeof(forkscope_boundary_bias) == 2 * kAnchorCount * sizeof(forkscope_crossing_bias),
+              "the bias table is an entry and a return per anchor");
 
-FORKSCOPE_PROBE_CONTEXT Engine* live_engine() {
+// A bias beyond a second is no calibration of a hook (and would not fit).
+constexpr forkscope_s64 kMaxBiasNs = 1000 * 1000 * 1000;
+
+[[gnu::always_inline]] inline Engine* live_engine() {
   Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
   if (engine == nullptr || forkscope_cxxrt_faulted()) return nullptr;
   return engine;
@@ -150,6 +160,35 @@ extern "C" void forkscope_core_anchor_describe(unsigned int anchor,
 
 extern "C" forkscope_size_t forkscope_core_probe_data_size(void) { return sizeof(ProbeData); }
 
+namespace {
+EngineConfig engine_config_of(const forkscope_core_config& config) {
+  EngineConfig out;
+  out.nr_cpus = forkscope_platform_nr_cpu_ids();
+  out.inflight_slots = config.inflight_slots;
+  out.ring_records = config.ring_records;
+  out.top_n = config.top_n;
+  out.spawn_slots = config.spawn_slots;
+  return out;
+}
+}  // namespace
+
+extern "C" int forkscope_core_load_cost(const struct forkscope_core_config* config,
+                                        forkscope_u64 probe_bytes, forkscope_u64 ram_bytes,
+                                        unsigned int ring_min, unsigned int ring_max,
+                                        struct forkscope_load_cost* out) {
+  EngineConfig engine_config = engine_config_of(*config);
+  LoadCost cost = load_cost(engine_config, probe_bytes);
+  out->engine_bytes = cost.engine;
+  out->reading_bytes = cost.reading;
+  out->probe_bytes = cost.probes;
+  out->total_bytes = cost.total();
+  out->limit_bytes = load_limit(ram_bytes);
+  out->nr_cpus = engine_config.nr_cpus;
+  out->fitting_ring =
+      largest_fitting_ring(engine_config, probe_bytes, out->limit_bytes, ring_min, ring_max);
+  return out->total_bytes <= out->limit_bytes ? 0 : -FORKSCOPE_EINVAL;
+}
+
 extern "C" int forkscope_core_init(const struct forkscope_core_config* config) {
   if (!g_static_init_witness.ran()) {
     forkscope_platform_log(FORKSCOPE_LOG_ERR, "static constructors did not run; refusing to start");
@@ -184,12 +223,7 @@ extern "C" int forkscope_core_init(const struct forkscope_core_config* config) {
     forkscope_platform_log(FORKSCOPE_LOG_ERR, "out of memory allocating the engine");
     return -FORKSCOPE_ENOMEM;
   }
-  EngineConfig engine_config;
-  engine_config.nr_cpus = forkscope_platform_nr_cpu_ids();
-  engine_config.inflight_slots = config->inflight_slots;
-  engine_config.ring_records = config->ring_records;
-  engine_config.top_n = config->top_n;
-  engine_config.spawn_slots = config->spawn_slots;
+  EngineConfig engine_config = engine_config_of(*config);
   int err = engine->init(engine_config);
   if (err != 0) {
     forkscope_platform_log(FORKSCOPE_LOG_ERR, err == -FORKSCOPE_ENOMEM
@@ -224,11 +258,26 @@ extern "C" FORKSCOPE_PROBE_CONTEXT int forkscope_core_on_entry(
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return 1;
   auto* probe_data = static_cast<ProbeData*>(data);
-  if (args == nullptr) {
-    return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, nullptr, now);
-  }
+  if (args == nullptr)
+    return engine->entry_inline(static_cast<Anchor>(anchor), task, probe_data, now);
   CreationArgs creation = to_creation_args(*args);
   return engine->on_entry(static_cast<Anchor>(anchor), task, probe_data, &creation, now);
+}
+
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_step_entry(unsigned int anchor,
+                                                                     const void* task,
+                                                                     forkscope_u64 now) {
+  Engine* engine = live_engine();
+  if (engine == nullptr || anchor >= kAnchorCount) return;
+  engine->step_entry_inline(static_cast<Anchor>(anchor), task, now);
+}
+
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_step_return(unsigned int anchor,
+                                                                      void* data,
+                                                                      forkscope_u64 now) {
+  Engine* engine = live_engine();
+  if (engine == nullptr || anchor >= kAnchorCount) return;
+  engine->on_step_return(static_cast<Anchor>(anchor), static_cast<ProbeData*>(data), now);
 }
 
 extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_return(
@@ -253,7 +302,93 @@ extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_site_return(unsigned i
                                                                       forkscope_u64 now) {
   Engine* engine = live_engine();
   if (engine == nullptr || anchor >= kAnchorCount) return;
-  engine->on_site_return(static_cast<Anchor>(anchor), task, now);
+  engine->site_return_inline(static_cast<Anchor>(anchor), task, now);
+}
+
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_new_task(int bucketed_at_return) {
+  if (Engine* engine = live_engine()) engine->on_new_task(bucketed_at_return != 0);
+}
+
+extern "C" FORKSCOPE_PROBE_CONTEXT void forkscope_core_on_unseen_exec(void) {
+  if (Engine* engine = live_engine()) engine->on_unseen_exec();
+}
+
+extern "C" FORKSCOPE_PROBE_CONTEXT int forkscope_core_buckets_at_return(unsigned int anchor,
+                                                                        const void* data) {
+  if (anchor >= kAnchorCount || data == nullptr) return 0;
+  return Engine::buckets_at_return(static_cast<Anchor>(anchor),
+                                   *static_cast<const ProbeData*>(data));
+}
+
+namespace {
+// A negative median is noise: taken as no bias. false: out of range.
+bool to_crossing_bias(const forkscope_crossing_bias& in, CrossingBias* out) {
+  const forkscope_s64 values[] = {in.pre_ns, in.post_ns, in.pre_spread_ns, in.post_spread_ns};
+  ktl::u32 clamped[4];
+  for (ktl::size_t i = 0; i < ktl::size(values); ++i) {
+    if (values[i] > kMaxBiasNs) return false;
+    clamped[i] = values[i] < 0 ? 0 : static_cast<ktl::u32>(values[i]);
+  }
+  *out = CrossingBias{clamped[0], clamped[1], clamped[2], clamped[3]};
+  return true;
+}
+}  // namespace
+
+extern "C" int forkscope_core_set_boundary_bias(const struct forkscope_boundary_bias* bias,
+                                                forkscope_size_t size) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr || bias == nullptr || size != sizeof(*bias)) return -FORKSCOPE_EINVAL;
+  ktl::UniquePtr<BiasTable> table;  // too big for a kernel stack frame
+  if (table.make() != 0) return -FORKSCOPE_ENOMEM;
+  for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+    if (!to_crossing_bias(bias->entry[a], &table->entry[a]) ||
+        !to_crossing_bias(bias->ret[a], &table->ret[a])) {
+      return -FORKSCOPE_EINVAL;
+    }
+  }
+  table->generation = engine->bias_generation() + 1;
+  engine->set_bias(*table);
+  return 0;
+}
+
+extern "C" int forkscope_core_calib_begin(const void* task) {
+  Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire);
+  if (engine == nullptr) return -FORKSCOPE_EINVAL;
+  int err = engine->calibration_begin(task);
+  return err != 0 ? err : static_cast<int>(Engine::kCalibrationAnchor);
+}
+
+extern "C" void forkscope_core_calib_rearm(const void* task, int entered) {
+  if (Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire)) {
+    engine->calibration_rearm(task, entered != 0);
+  }
+}
+
+extern "C" void forkscope_core_calib_stamps(const void* task, forkscope_u64* entry,
+                                            forkscope_u64* ret) {
+  *entry = 0;
+  *ret = 0;
+  if (Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire)) {
+    engine->calibration_stamps(task, entry, ret);
+  }
+}
+
+extern "C" void forkscope_core_calib_end(const void* task) {
+  if (Engine* engine = g_engine.load(ktl::MemoryOrder::kAcquire)) engine->calibration_end(task);
+}
+
+extern "C" void forkscope_core_set_creations_at_newtask(int on) {
+  if (Engine* engine = g_engine.load()) engine->set_creations_at_newtask(on != 0);
+}
+
+extern "C" void forkscope_core_set_execs_at_exec_tp(int on) {
+  if (Engine* engine = g_engine.load()) engine->set_execs_at_exec_tp(on != 0);
+}
+
+extern "C" void forkscope_core_set_failures_paused(int paused) {
+  if (Engine* engine = g_engine.load()) {
+    engine->set_failures_paused(paused != 0, forkscope_platform_now_ns());
+  }
 }
 
 extern "C" forkscope_u64 forkscope_core_wanted_anchors(void) {
@@ -310,6 +445,12 @@ extern "C" int forkscope_core_control(const char* input, forkscope_size_t length
     case ControlCommand::Op::kDetail:
       engine->set_detail(command.detail);
       break;
+    case ControlCommand::Op::kCalibrate:
+      if (forkscope_platform_calibrate() != 0) {
+        *why = "calibration failed (see the kernel log)";
+        return -FORKSCOPE_EINVAL;
+      }
+      break;
   }
   return 0;
 }
@@ -334,9 +475,12 @@ extern "C" forkscope_s64 forkscope_core_consume(char* buf, forkscope_size_t size
   if (size < kTraceLineMax) return -FORKSCOPE_ENOSPC;
   ktl::StringBuilder out(buf, size);
   Record record;
+  ktl::UniquePtr<BiasTable> bias;
+  if (bias.make() != 0) return -FORKSCOPE_ENOMEM;
+  engine->bias(bias.get());
   // Stop while a worst-case line still fits, so no record is half-written.
   while (size - out.length() > kTraceLineMax && engine->consume_next(&record)) {
-    append_trace_line(out, record);
+    append_trace_line(out, record, bias.get());
   }
   return static_cast<forkscope_s64>(out.length());
 }

@@ -21,8 +21,11 @@ namespace forkscope {
 // READER(name, what): computed by the reader (no per-CPU part), printed.
 #define FORKSCOPE_COUNTERS(PER_CPU, PER_CPU_ARRAY, READER)                                   \
   PER_CPU(creations, "successful copy_process returns (== /proc/stat processes)")            \
-  PER_CPU(copy_process_failures, "copy_process returned an error")                           \
+  PER_CPU(copy_process_failures, "copy_process returned an error (while it is armed)")       \
   PER_CPU(clone_failures, "failed creation attempts at their end (kernel_clone -errno)")     \
+  READER(failures_paused, "1 while disabled: the span kretprobes that see failures are off") \
+  READER(failures_pauses, "times failure counting was paused (disable) since reset")         \
+  READER(failures_paused_ns, "time it was paused since reset: failures then are uncounted")  \
   PER_CPU_ARRAY(by_decision, kDecisionCount, decision_label, "", "",                         \
                 "successful creations by how they were handled")                             \
   PER_CPU_ARRAY(failures_by_decision, kDecisionCount, decision_label, "", "_failures",       \
@@ -37,7 +40,7 @@ namespace forkscope {
   PER_CPU(filter_contended, "passed unfiltered: a filter write was in progress")             \
   PER_CPU_ARRAY(verdicts, kVerdictKindCount, verdict_label, "verdict_", "",                  \
                 "recorded creations by verdict")                                             \
-  PER_CPU(execs, "do_execveat_common returns")                                               \
+  PER_CPU(execs, "do_execveat_common returns; while disabled, sched_process_exec")           \
   PER_CPU(exec_failures, "...with an error")                                                 \
   PER_CPU_ARRAY(exec_by_decision, kDecisionCount, decision_label, "exec_", "",               \
                 "every exec by how it was handled")                                          \
@@ -46,6 +49,7 @@ namespace forkscope {
   PER_CPU(spawns_exited, "...ended by exit without exec")                                    \
   PER_CPU(spawn_untracked, "children the spawn table had no room for")                       \
   READER(unattributed, "events on a CPU id beyond the per-CPU table")                        \
+  READER(in_flight, "creations and execs begun, not yet ended (slots held)")                 \
   PER_CPU_ARRAY(anchor_tracked, kAnchorCount, nullptr, "", "",                               \
                 "anchor entries inside a tracked creation or exec")                          \
   PER_CPU_ARRAY(anchor_other, kAnchorCount, nullptr, "", "",                                 \

@@ -20,13 +20,21 @@ enum class Detail : ktl::u8 {
 inline constexpr ktl::size_t kDetailCount = static_cast<ktl::size_t>(Detail::kCount);
 
 const char* detail_name(Detail detail);
-// kernel_clone, copy_process, do_execveat_common: armed at every level and
-// while disabled, so every creation and exec is counted in one bucket even
-// as the other anchors are armed and disarmed under it.
-inline constexpr ktl::u64 kSpanAnchors =
+// kernel_clone, copy_process, do_execveat_common: armed at every level, so
+// every creation and exec is counted in one bucket even as the other
+// anchors are armed and disarmed under it.
+inline constexpr ktl::u64 kCreationSpanAnchors =
     (ktl::u64{1} << static_cast<int>(Anchor::kKernelClone)) |
-    (ktl::u64{1} << static_cast<int>(Anchor::kCopyProcess)) |
-    (ktl::u64{1} << static_cast<int>(Anchor::kDoExecveatCommon));
+    (ktl::u64{1} << static_cast<int>(Anchor::kCopyProcess));
+inline constexpr ktl::u64 kExecSpanAnchors = ktl::u64{1}
+                                             << static_cast<int>(Anchor::kDoExecveatCommon);
+inline constexpr ktl::u64 kSpanAnchors = kCreationSpanAnchors | kExecSpanAnchors;
+// Armed while disabled: none, when the task_newtask and sched_process_exec
+// tracepoints count creations and execs; otherwise the spans they replace.
+inline constexpr ktl::u64 disabled_anchors(bool creations_at_newtask, bool execs_at_exec_tp) {
+  return (creations_at_newtask ? 0 : kCreationSpanAnchors) |
+         (execs_at_exec_tp ? 0 : kExecSpanAnchors);
+}
 // Bit per Anchor the level needs armed.
 ktl::u64 anchors_at(Detail detail);
 // The level named by text[0..length), or false.

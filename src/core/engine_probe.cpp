@@ -52,10 +52,6 @@ FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::claim_slot(const void* task, CpuSt
   return slot;
 }
 
-FORKSCOPE_PROBE_CONTEXT InflightSlot* Engine::find_slot(const void* task) {
-  return inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
-}
-
 namespace {
 
 // The fields every record starts with: who, which kind, where it began.
@@ -101,7 +97,7 @@ FORKSCOPE_PROBE_CONTEXT int Engine::begin_creation(Anchor anchor, const void* ta
       predict(args.request, args.caller, &record.prediction);
       record.observation = Observation{};
       data->slot = slot;
-      mark(slot, entry_boundary(anchor), now);
+      mark(slot, hot_[static_cast<ktl::size_t>(anchor)].entry, now);
     }
   }
   // kernel_clone's return is needed to finish a recorded creation or to
@@ -109,35 +105,14 @@ FORKSCOPE_PROBE_CONTEXT int Engine::begin_creation(Anchor anchor, const void* ta
   return 0;
 }
 
-// No per-CPU state here: a step's boundary touches only its creation's
-// slot; the record's repeats and step entries are counted when it ends.
-FORKSCOPE_PROBE_CONTEXT void Engine::mark(InflightSlot* slot, Boundary boundary, ktl::u64 now) {
-  Record& record = slot->record;
-  if (boundary >= kBoundaryCount) return;  // not a fork anchor
-  ktl::u64 bit = ktl::u64{1} << boundary;
-  if (record.present & bit) {
-    if (record.repeated_boundaries != 0xffff) ++record.repeated_boundaries;
-    return;
-  }
-  record.present |= bit;
-  record.boundary_ns[boundary] = now;
-}
-
 FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, ProbeData* data,
                                              const CreationArgs* args, ktl::u64 now) {
   auto index = static_cast<ktl::size_t>(anchor);
-  const AnchorRole role = anchor_info(anchor).role;
-  if (role == AnchorRole::kStep) {
-    // The hot case, a step inside a tracked creation: its slot alone.
-    InflightSlot* slot = find_slot(task);
-    if (slot != nullptr && !slot->record.is_exec()) {
-      data->slot = slot;
-      data->began_here = false;
-      data->decision = Decision::kRecorded;
-      mark(slot, entry_boundary(anchor), now);
-      return 0;
-    }
-  }
+  const AnchorHot& hot = hot_[index];
+  const AnchorRole role = hot.role;
+  // Without args the caller (entry_inline, step_entry_slow) has tried the
+  // tracked-step path already: do not look the slot up twice on a miss.
+  if (args != nullptr && enter_tracked_step(hot, task, data, now)) return 0;
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return 1;
   if (role == AnchorRole::kCreationStart) {
@@ -181,8 +156,18 @@ FORKSCOPE_PROBE_CONTEXT int Engine::on_entry(Anchor anchor, const void* task, Pr
     log_exec(slot, anchor, false, now, cpu);
     return 0;
   }
-  mark(slot, entry_boundary(anchor), now);
+  mark(slot, hot.entry, now);
   return 0;
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::on_step_entry(Anchor anchor, const void* task, ktl::u64 now) {
+  step_entry_inline(anchor, task, now);
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::step_entry_slow(Anchor anchor, const void* task,
+                                                     ktl::u64 now) {
+  ProbeData unused;  // no return handler reads it
+  on_entry(anchor, task, &unused, nullptr, now);
 }
 
 FORKSCOPE_PROBE_CONTEXT int Engine::begin_exec(const void* task, ProbeData* data,
@@ -239,7 +224,8 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
                                                const ReturnFacts& facts, ktl::u64 now) {
   CpuState* cpu = cpu_state();
   if (cpu == nullptr) return;
-  const AnchorRole role = anchor_info(anchor).role;
+  const AnchorHot& hot = hot_[static_cast<ktl::size_t>(anchor)];
+  const AnchorRole role = hot.role;
   InflightSlot* slot = data->slot;
   ktl::s64 retval = facts.retval;
   if (role == AnchorRole::kExecStart) {
@@ -255,12 +241,12 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
   }
   if (role == AnchorRole::kCopyProcess) {
     if (retval == 0) {
-      cpu->counters.creations.add(1);
+      if (!creations_at_newtask_.load(ktl::MemoryOrder::kRelaxed)) cpu->counters.creations.add(1);
     } else {
       cpu->counters.copy_process_failures.add(1);
     }
     if (slot != nullptr) {
-      mark(slot, return_boundary(anchor), now);
+      mark(slot, hot.ret, now);
       Record& record = slot->record;
       record.child_pid = facts.child_pid;
       if (facts.observation != nullptr) record.observation = *facts.observation;
@@ -274,35 +260,72 @@ FORKSCOPE_PROBE_CONTEXT void Engine::on_return(Anchor anchor, ProbeData* data,
     // An io worker: its creation ends with copy_process.
     ktl::s64 ret = retval == 0 ? facts.child_pid : retval;
     count_outcome(data->decision, retval == 0, cpu);
-    if (slot != nullptr) finish_creation(slot, ret, cpu);
+    if (slot != nullptr) finish_creation(slot, ret, now, cpu);
     return;
   }
   if (role == AnchorRole::kCreationStart) {
     count_outcome(data->decision, retval > 0, cpu);
     if (slot != nullptr) {
-      mark(slot, return_boundary(anchor), now);
-      finish_creation(slot, retval, cpu);
+      mark(slot, hot.ret, now);
+      finish_creation(slot, retval, now, cpu);
     }
     return;
   }
-  if (slot != nullptr) mark(slot, return_boundary(anchor), now);
+  if (slot != nullptr) mark(slot, hot.ret, now);
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::on_step_return(Anchor anchor, ProbeData* data, ktl::u64 now) {
+  const AnchorHot& hot = hot_[static_cast<ktl::size_t>(anchor)];
+  InflightSlot* slot = data->slot;
+  if (hot.role == AnchorRole::kStep && slot != nullptr && !slot->record.is_exec()) {
+    mark(slot, hot.ret, now);
+    return;
+  }
+  ReturnFacts facts;
+  on_return(anchor, data, facts, now);
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::on_new_task(bool bucketed_at_return) {
+  if (!creations_at_newtask_.load(ktl::MemoryOrder::kRelaxed)) return;
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return;
+  cpu->counters.creations.add(1);
+  // No return will bucket it: kernel_clone was disarmed at its entry
+  // (disabled, or not yet re-armed), or an io worker's copy_process was.
+  if (!bucketed_at_return)
+    cpu->counters.by_decision[static_cast<ktl::size_t>(Decision::kDisabled)].add(1);
+}
+
+FORKSCOPE_PROBE_CONTEXT void Engine::on_unseen_exec() {
+  if (!execs_at_exec_tp_.load(ktl::MemoryOrder::kRelaxed)) return;
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return;
+  cpu->counters.execs.add(1);
+  cpu->counters.exec_by_decision[static_cast<ktl::size_t>(Decision::kDisabled)].add(1);
+}
+
+FORKSCOPE_PROBE_CONTEXT bool Engine::buckets_at_return(Anchor anchor, const ProbeData& data) {
+  // kernel_clone's return always counts its outcome; copy_process's only
+  // for a creation that began there (an io worker).
+  const AnchorRole role = anchor_info(anchor).role;
+  return role == AnchorRole::kCreationStart ||
+         (role == AnchorRole::kCopyProcess && data.began_here);
 }
 
 FORKSCOPE_PROBE_CONTEXT void Engine::on_site_return(Anchor anchor, const void* task, ktl::u64 now) {
-  InflightSlot* slot = find_slot(task);
-  if (slot == nullptr) return;  // its entry was counted as other
+  site_return_inline(anchor, task, now);
+}
+
+// An exec's crossing, or a return whose entry this creation did not see.
+FORKSCOPE_PROBE_CONTEXT void Engine::site_return_slow(InflightSlot* slot, Anchor anchor,
+                                                      ktl::u64 now) {
+  CpuState* cpu = cpu_state();
+  if (cpu == nullptr) return;
   if (slot->record.is_exec()) {
-    if (CpuState* cpu = cpu_state()) log_exec(slot, anchor, true, now, cpu);
-    return;
+    log_exec(slot, anchor, true, now, cpu);
+  } else {
+    cpu->counters.unpaired_returns.add(1);
   }
-  Boundary entry = entry_boundary(anchor);
-  // A jump can land on the instruction after a call without making it:
-  // only a call this creation entered has a return.
-  if (entry >= kBoundaryCount || (slot->record.present & (ktl::u64{1} << entry)) == 0) {
-    if (CpuState* cpu = cpu_state()) cpu->counters.unpaired_returns.add(1);
-    return;
-  }
-  mark(slot, return_boundary(anchor), now);
 }
 
 FORKSCOPE_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const ReturnFacts& facts,
@@ -315,14 +338,14 @@ FORKSCOPE_PROBE_CONTEXT void Engine::finish_exec(InflightSlot* slot, const Retur
     record.exec.new_comm[kCommLength - 1] = '\0';
   }
   record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
-  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  stamp(record, now, cpu);
   Partition partition;
   compute_exec_partition(record.exec.events, record.exec.event_count, &partition);
   if (partition.dropped_boundaries != 0) {
     cpu->counters.dropped_boundaries.add(partition.dropped_boundaries);
   }
   publish(record, partition, facts.retval == 0, cpu);
-  // After the exec's own record, so each CPU's ring stays in seq order.
+  // After the exec's own record: the same end_ns, the next count.
   if (facts.retval == 0) {
     finish_spawn(reinterpret_cast<const void*>(slot->owner.load(ktl::MemoryOrder::kRelaxed)),
                  &record, now, cpu);
@@ -374,12 +397,19 @@ FORKSCOPE_PROBE_CONTEXT void Engine::finish_spawn(const void* task, const Record
     ktl::copy_bytes(record.exec.new_comm, exec->exec.new_comm, kCommLength);
   }
   TaskTable<SpawnSlot>::release(slot);
-  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  stamp(record, now, cpu);
   cpu->counters.spawns.add(1);
   if (spawn.exited) cpu->counters.spawns_exited.add(1);
   Partition partition;
   compute_record_partition(record, &partition);
   publish(record, partition, true, cpu);
+}
+
+// A finished record's id and completion time: this CPU's next count, no
+// write shared with any other CPU.
+FORKSCOPE_PROBE_CONTEXT void Engine::stamp(Record& record, ktl::u64 now, CpuState* cpu) {
+  record.end_ns = now;
+  record.seq = make_seq(++cpu->finished, cpu->id);
 }
 
 // What mark() left in the record, into this CPU's counters.
@@ -390,17 +420,17 @@ FORKSCOPE_PROBE_CONTEXT void Engine::count_step_entries(const Record& record, Cp
   while (steps != 0) {
     auto b = static_cast<Boundary>(__builtin_ctzll(steps));
     steps &= steps - 1;
-    cpu->counters.anchor_tracked[static_cast<ktl::size_t>(boundary_anchor(b))].add(1);
+    cpu->counters.anchor_tracked[static_cast<ktl::size_t>(boundary_anchor_[b])].add(1);
   }
 }
 
-FORKSCOPE_PROBE_CONTEXT void Engine::finish_creation(InflightSlot* slot, ktl::s64 ret,
+FORKSCOPE_PROBE_CONTEXT void Engine::finish_creation(InflightSlot* slot, ktl::s64 ret, ktl::u64 now,
                                                      CpuState* cpu) {
   Record& record = slot->record;
   record.ret = ret;
   record.cpu_end = static_cast<ktl::u16>(forkscope_platform_cpu());
   count_step_entries(record, cpu);
-  record.seq = seq_.fetch_add(1, ktl::MemoryOrder::kRelaxed) + 1;
+  stamp(record, now, cpu);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
   if (partition.dropped_boundaries != 0) {
@@ -423,23 +453,23 @@ FORKSCOPE_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& pa
     if (record.event == EventType::kSpawn) {
       cpu->histogram(kRowSpawn, record.kind).add(partition.total_ns);
     } else {
-      for (ktl::size_t stage = 0; stage < kStageCount; ++stage) {
-        if (partition.ran_mask & (ktl::u64{1} << stage)) {
-          cpu->histogram(stage, record.kind).add(partition.stage_ns[stage]);
-        }
+      // Rows of one kind are kKindCount apart: walk the stages that ran only.
+      Histogram* row0 = &cpu->histogram(0, record.kind);
+      for (ktl::u64 ran = partition.ran_mask; ran != 0; ran &= ran - 1) {
+        unsigned stage = static_cast<unsigned>(__builtin_ctzll(ran));
+        row0[stage * kKindCount].add(partition.stage_ns[stage]);
       }
       if (partition.copy_process_ns != 0) {
-        cpu->histogram(kRowCopyProcess, record.kind).add(partition.copy_process_ns);
+        row0[kRowCopyProcess * kKindCount].add(partition.copy_process_ns);
       }
-      cpu->histogram(kRowTotal, record.kind).add(partition.total_ns);
+      row0[kRowTotal * kKindCount].add(partition.total_ns);
     }
+    // The slowest list: while full, only a record slower than its fastest
+    // entry (kept as slowest_victim) enters; the scan runs on a change only.
     ktl::u64 key = slowness(partition);
     ktl::u32 victim = cpu->slowest_used;
-    if (cpu->slowest_used == config_.top_n) {
-      victim = 0;
-      for (ktl::u32 i = 1; i < config_.top_n; ++i) {
-        if (cpu->slowest_key[i] < cpu->slowest_key[victim]) victim = i;
-      }
+    if (victim == config_.top_n) {
+      victim = cpu->slowest_victim;
       if (cpu->slowest_key[victim] >= key) victim = config_.top_n;
     } else {
       ++cpu->slowest_used;
@@ -447,6 +477,13 @@ FORKSCOPE_PROBE_CONTEXT void Engine::publish(Record& record, const Partition& pa
     if (victim < config_.top_n) {
       cpu->slowest_key[victim] = key;
       cpu->slowest[victim].write(record, ++cpu->slowest_writes);
+      if (cpu->slowest_used == config_.top_n) {
+        ktl::u32 fastest = 0;
+        for (ktl::u32 i = 1; i < config_.top_n; ++i) {
+          if (cpu->slowest_key[i] < cpu->slowest_key[fastest]) fastest = i;
+        }
+        cpu->slowest_victim = fastest;
+      }
     }
   }
   cpu->ring.push(record);

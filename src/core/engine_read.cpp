@@ -27,22 +27,39 @@ const char* decision_name(Decision decision) {
   return index < kDecisionCount ? kNames[index] : "?";
 }
 
-Engine::Engine() = default;
-Engine::~Engine() { forkscope_platform_spinlock_destroy(filter_lock_); }
+Engine::Engine() {
+  for (ktl::size_t a = 0; a < kAnchorCount; ++a) {
+    auto anchor = static_cast<Anchor>(a);
+    hot_[a] = AnchorHot{anchor_info(anchor).role, entry_boundary(anchor), return_boundary(anchor)};
+  }
+  for (ktl::size_t b = 0; b < kBoundaryCount; ++b) {
+    boundary_anchor_[b] = boundary_anchor(static_cast<Boundary>(b));
+  }
+}
+Engine::~Engine() {
+  forkscope_platform_spinlock_destroy(filter_lock_);
+  forkscope_platform_spinlock_destroy(bias_lock_);
+  forkscope_platform_spinlock_destroy(pause_lock_);
+}
 
 int Engine::init(const EngineConfig& config) {
   if (config.nr_cpus == 0 || !is_power_of_two(config.inflight_slots) || config.ring_records == 0 ||
-      config.top_n == 0 || !is_power_of_two(config.spawn_slots)) {
+      config.top_n == 0 || !is_power_of_two(config.spawn_slots) || config.nr_cpus > kMaxCpus) {
     return -FORKSCOPE_EINVAL;
   }
   config_ = config;
   filter_lock_ = forkscope_platform_spinlock_create();
-  if (filter_lock_ == nullptr) return -FORKSCOPE_ENOMEM;
+  bias_lock_ = forkscope_platform_spinlock_create();
+  pause_lock_ = forkscope_platform_spinlock_create();
+  if (filter_lock_ == nullptr || bias_lock_ == nullptr || pause_lock_ == nullptr) {
+    return -FORKSCOPE_ENOMEM;
+  }
   int err = cpus_.make();
   if (err == 0) err = cpus_->init(config.nr_cpus);
   for (ktl::u32 cpu = 0; err == 0 && cpu < config.nr_cpus; ++cpu) {
     CpuState& state = cpus_->at(cpu);
     state.generation = reset_generation_.load();
+    state.id = cpu;
     err = state.ring.init(config.ring_records);
     if (err == 0) err = state.mismatches.init(kMismatchRing);
     if (err == 0) err = state.histograms.init(kStatRows * kKindCount);
@@ -58,7 +75,26 @@ int Engine::init(const EngineConfig& config) {
   return err;
 }
 
-void Engine::request_reset() { reset_generation_.fetch_add(1); }
+void Engine::request_reset() {
+  reset_generation_.fetch_add(1);
+  // The pauses since the reset: an open one counts from now.
+  ktl::SpinGuard guard(pause_lock_);
+  pauses_ = paused_ ? 1 : 0;
+  paused_ns_ = 0;
+  paused_since_ = forkscope_platform_now_ns();
+}
+
+void Engine::set_failures_paused(bool paused, ktl::u64 now) {
+  ktl::SpinGuard guard(pause_lock_);
+  if (paused == paused_) return;
+  paused_ = paused;
+  if (paused) {
+    ++pauses_;
+    paused_since_ = now;
+  } else if (now > paused_since_) {
+    paused_ns_ += now - paused_since_;
+  }
+}
 
 void Engine::set_filter(const Filter& filter) {
   union {
@@ -71,6 +107,21 @@ void Engine::set_filter(const Filter& filter) {
   filter_seq_.begin_write();
   for (ktl::size_t i = 0; i < sizeof(Filter) / 8; ++i) ktl::write_once(shared[i], next.words[i]);
   filter_seq_.end_write();
+}
+
+void Engine::set_bias(const BiasTable& table) {
+  ktl::SpinGuard guard(bias_lock_);
+  bias_ = table;
+}
+
+void Engine::bias(BiasTable* out) const {
+  ktl::SpinGuard guard(bias_lock_);
+  *out = bias_;
+}
+
+ktl::u64 Engine::bias_generation() const {
+  ktl::SpinGuard guard(bias_lock_);
+  return bias_.generation;
 }
 
 Filter Engine::filter() const {
@@ -99,6 +150,18 @@ EngineCounters Engine::counters() const {
   sum.ring_overwritten += consumer_lost_;
   sum.consumed = consumed_;
   sum.unattributed = unattributed_.load();
+  {
+    ktl::SpinGuard guard(pause_lock_);
+    ktl::u64 now = forkscope_platform_now_ns();
+    sum.failures_paused = paused_;
+    sum.failures_pauses = pauses_;
+    sum.failures_paused_ns =
+        paused_ns_ + (paused_ && now > paused_since_ ? now - paused_since_ : 0);
+  }
+  // Slots held: every creation or exec begun and not yet finished.
+  for (const InflightSlot& slot : inflight_->slots) {
+    sum.in_flight += slot.owner.load(ktl::MemoryOrder::kRelaxed) != 0;
+  }
   return sum;
 }
 
@@ -131,7 +194,7 @@ ktl::size_t Engine::collect_ring(RecordRing CpuState::*ring, Record* out, ktl::s
       if (records.read(index, &out[n])) ++n;
     }
   }
-  sort_by(out, n, [](const Record& a, const Record& b) { return a.seq < b.seq; });
+  sort_by(out, n, completed_before);
   return n;
 }
 
@@ -161,7 +224,11 @@ ktl::size_t Engine::collect_slowest(Record* out, ktl::size_t max) const {
       if (entry.read(index, &out[n])) ++n;
     }
   }
-  sort_by(out, n, [](const Record& a, const Record& b) { return slowness(a) > slowness(b); });
+  // Ties in completion order, so the list does not depend on the CPUs' order.
+  sort_by(out, n, [](const Record& a, const Record& b) {
+    ktl::u64 sa = slowness(a), sb = slowness(b);
+    return sa != sb ? sa > sb : completed_before(a, b);
+  });
   return n < config_.top_n ? n : config_.top_n;
 }
 
@@ -202,7 +269,7 @@ bool Engine::consume_next(Record* out) {
         ++consumer_next_[i];
         continue;
       }
-      if (best < 0 || candidate->seq < out->seq) {
+      if (best < 0 || completed_before(*candidate, *out)) {
         if (candidate != out) *out = *candidate;
         best = static_cast<int>(i);
       }

@@ -45,7 +45,7 @@ struct Engine::TaskTable {
   ktl::u32 home(ktl::uintptr_t task) const {
     return static_cast<ktl::u32>(((task >> 6) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
   }
-  Slot* find(ktl::uintptr_t task) {
+  [[gnu::always_inline]] Slot* find(ktl::uintptr_t task) {
     ktl::u32 at = home(task);
     for (ktl::u32 i = 0; i < kWindow; ++i) {
       Slot* slot = &slots[(at + i) & mask];
@@ -74,6 +74,10 @@ struct Engine::TaskTable {
 
 struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::u64 generation = 0;  // reset generation this CPU's data belongs to
+  ktl::u32 id = 0;          // this CPU's number: the low bits of its records' seq
+  // Records this CPU finished: their seq's count. Only its owner touches it
+  // (preemption off), so a plain increment; never reset, so ids stay unique.
+  ktl::u64 finished = 0;
   CpuCounters counters;
   ktl::u32 sample_tick = 0;
   RecordRing ring;
@@ -82,6 +86,7 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
   ktl::Array<RecordSlot> slowest;    // top_n entries
   ktl::Array<ktl::u64> slowest_key;  // owner's copy of each entry's slowness
   ktl::u32 slowest_used = 0;
+  ktl::u32 slowest_victim = 0;  // index of the smallest key once full
   ktl::u64 slowest_writes = 0;
   Record scratch;  // spawn records are built here: too big for a kernel stack
 
@@ -101,6 +106,79 @@ struct alignas(ktl::kCacheLine) Engine::CpuState {
     slowest_used = 0;
   }
 };
+
+// Inlined into the handlers (so into .kprobes.text): the per-crossing work.
+[[gnu::always_inline]] inline InflightSlot* Engine::find_slot(const void* task) {
+  return inflight_->find(reinterpret_cast<ktl::uintptr_t>(task));
+}
+
+// No per-CPU state here: a step's boundary touches only its creation's
+// slot; the record's repeats and step entries are counted when it ends.
+[[gnu::always_inline]] inline void Engine::mark(InflightSlot* slot, Boundary boundary,
+                                                ktl::u64 now) {
+  Record& record = slot->record;
+  if (boundary >= kBoundaryCount) return;  // not a fork anchor
+  ktl::u64 bit = ktl::u64{1} << boundary;
+  if (record.present & bit) {
+    if (record.repeated_boundaries != 0xffff) ++record.repeated_boundaries;
+    return;
+  }
+  record.present |= bit;
+  record.boundary_ns[boundary] = now;
+}
+
+// The hot case, a step inside a tracked creation: its slot, or nullptr.
+[[gnu::always_inline]] inline InflightSlot* Engine::tracked_step(const AnchorHot& hot,
+                                                                 const void* task) {
+  if (hot.role != AnchorRole::kStep) return nullptr;
+  InflightSlot* slot = find_slot(task);
+  return slot != nullptr && !slot->record.is_exec() ? slot : nullptr;
+}
+
+// The tracked-step path with per-call data: true when it took the entry.
+[[gnu::always_inline]] inline bool Engine::enter_tracked_step(const AnchorHot& hot,
+                                                              const void* task, ProbeData* data,
+                                                              ktl::u64 now) {
+  InflightSlot* slot = tracked_step(hot, task);
+  if (slot == nullptr) return false;
+  data->slot = slot;
+  data->began_here = false;
+  data->decision = Decision::kRecorded;
+  mark(slot, hot.entry, now);
+  return true;
+}
+
+[[gnu::always_inline]] inline void Engine::step_entry_inline(Anchor anchor, const void* task,
+                                                             ktl::u64 now) {
+  const AnchorHot& hot = hot_[static_cast<ktl::size_t>(anchor)];
+  if (InflightSlot* slot = tracked_step(hot, task)) {
+    mark(slot, hot.entry, now);
+    return;
+  }
+  step_entry_slow(anchor, task, now);
+}
+
+[[gnu::always_inline]] inline int Engine::entry_inline(Anchor anchor, const void* task,
+                                                       ProbeData* data, ktl::u64 now) {
+  const AnchorHot& hot = hot_[static_cast<ktl::size_t>(anchor)];
+  if (enter_tracked_step(hot, task, data, now)) return 0;
+  return on_entry(anchor, task, data, nullptr, now);
+}
+
+[[gnu::always_inline]] inline void Engine::site_return_inline(Anchor anchor, const void* task,
+                                                              ktl::u64 now) {
+  InflightSlot* slot = find_slot(task);
+  if (slot == nullptr) return;  // its entry was counted as other
+  const AnchorHot& hot = hot_[static_cast<ktl::size_t>(anchor)];
+  // A jump can land on the instruction after a call without making it:
+  // only a call this creation entered has a return.
+  if (!slot->record.is_exec() && hot.entry < kBoundaryCount &&
+      (slot->record.present & (ktl::u64{1} << hot.entry)) != 0) {
+    mark(slot, hot.ret, now);
+    return;
+  }
+  site_return_slow(slot, anchor, now);
+}
 
 }  // namespace forkscope
 

@@ -107,7 +107,52 @@ Stage exec_display_order(ktl::size_t i) {
   return static_cast<Stage>(i - exec_count);
 }
 
-void append_exec_trace_line(ktl::StringBuilder& out, const Record& record) {
+// " | bias_ns name=ns ... total=ns": what net values take off each stage
+// that ran (the record keeps its raw values). Calibrated tables only.
+template <typename Order>
+[[gnu::noinline]] void append_bias_text(ktl::StringBuilder& out, const Record& record,
+                                        const BiasTable* bias, ktl::size_t count, Order order) {
+  if (bias == nullptr || !bias->calibrated()) return;
+  NetPartition net;
+  compute_net(record, *bias, &net);
+  out.append(" | bias_ns");
+  for (ktl::size_t i = 0; i < count; ++i) {
+    Stage stage = order(i);
+    if (!stage_ran(net.raw, stage)) continue;
+    out.append_char(' ').append(stage_info(stage).name).append_char('=');
+    out.append_u64(net.bias_ns[static_cast<ktl::size_t>(stage)]);
+  }
+  out.append(" total=").append_u64(net.total_bias_ns);
+}
+
+// "bias_ns":{"name":ns,...} per stage that ran, "total_bias_ns" (the span's),
+// "calibration" (which table; 0: none yet, every bias 0).
+template <typename Order>
+[[gnu::noinline]] void bias_fields(JsonObject& json, const Record& record, const BiasTable* bias,
+                                   ktl::size_t count, Order order) {
+  if (bias == nullptr) return;
+  NetPartition net;
+  compute_net(record, *bias, &net);
+  JsonObject stages(json.object_field("bias_ns"));
+  for (ktl::size_t i = 0; i < count; ++i) {
+    Stage stage = order(i);
+    if (stage_ran(net.raw, stage))
+      stages.field(stage_info(stage).name, net.bias_ns[static_cast<ktl::size_t>(stage)]);
+  }
+  stages.close();
+  json.field("total_bias_ns", net.total_bias_ns);
+  json.field("calibration", bias->generation);
+}
+
+// Fork records: copy_process's stages, then kernel_clone's around it.
+Stage fork_display_order(ktl::size_t i) {
+  constexpr ktl::size_t kInner = static_cast<ktl::size_t>(kCopyProcessLast) + 1;
+  return i < kInner ? static_cast<Stage>(i) : kOuterStages[i - kInner];
+}
+constexpr ktl::size_t kForkDisplayCount =
+    static_cast<ktl::size_t>(kCopyProcessLast) + 1 + ktl::size(kOuterStages);
+
+void append_exec_trace_line(ktl::StringBuilder& out, const Record& record, const BiasTable* bias) {
   Partition partition;
   compute_record_partition(record, &partition);
   out.append_char('#').append_u64(record.seq).append(" exec ");
@@ -136,6 +181,7 @@ void append_exec_trace_line(ktl::StringBuilder& out, const Record& record) {
     out.append_char(' ').append(stage_info(stage).name).append_char('=');
     append_duration(out, stage_ns(partition, stage));
   }
+  append_bias_text(out, record, bias, kStageCount, exec_display_order);
   out.append_char('\n');
 }
 
@@ -190,7 +236,7 @@ void stages_field(JsonObject& json, const Partition& partition, ktl::size_t coun
   stages.close();
 }
 
-void append_exec_json_line(ktl::StringBuilder& out, const Record& record) {
+void append_exec_json_line(ktl::StringBuilder& out, const Record& record, const BiasTable* bias) {
   Partition partition;
   compute_record_partition(record, &partition);
   JsonObject json(out);
@@ -201,12 +247,13 @@ void append_exec_json_line(ktl::StringBuilder& out, const Record& record) {
   json.field("filename", record.exec.filename).field("ret", record.ret);
   errno_field(json, "errno", record.ret);
   json.field("cpu_start", ktl::u64{record.cpu_start}).field("cpu_end", ktl::u64{record.cpu_end});
-  json.field("start_ns", record.exec.start_ns);
+  json.field("start_ns", record.exec.start_ns).field("end_ns", record.end_ns);
   stages_field(json, partition, kStageCount, exec_display_order);
   json.field("total_ns", partition.total_ns);
   json.field("events", ktl::u64{record.exec.event_count});
   json.field("events_dropped", ktl::u64{record.exec.events_dropped});
   json.field("anomalies", ktl::u64{partition.dropped_boundaries});
+  bias_fields(json, record, bias, kStageCount, exec_display_order);
   json.close(true);
 }
 
@@ -225,8 +272,8 @@ void append_spawn_json_line(ktl::StringBuilder& out, const Record& record) {
 
 }  // namespace
 
-void append_trace_line(ktl::StringBuilder& out, const Record& record) {
-  if (record.event == EventType::kExec) return append_exec_trace_line(out, record);
+void append_trace_line(ktl::StringBuilder& out, const Record& record, const BiasTable* bias) {
+  if (record.event == EventType::kExec) return append_exec_trace_line(out, record, bias);
   if (record.event == EventType::kSpawn) return append_spawn_trace_line(out, record);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
@@ -265,11 +312,12 @@ void append_trace_line(ktl::StringBuilder& out, const Record& record) {
     out.append_char(' ').append(stage_info(stage).name).append_char('=');
     append_duration(out, stage_ns(partition, stage));
   }
+  append_bias_text(out, record, bias, kForkDisplayCount, fork_display_order);
   out.append_char('\n');
 }
 
-void append_json_line(ktl::StringBuilder& out, const Record& record) {
-  if (record.event == EventType::kExec) return append_exec_json_line(out, record);
+void append_json_line(ktl::StringBuilder& out, const Record& record, const BiasTable* bias) {
+  if (record.event == EventType::kExec) return append_exec_json_line(out, record, bias);
   if (record.event == EventType::kSpawn) return append_spawn_json_line(out, record);
   Partition partition;
   compute_partition(record.boundary_ns, record.present, record.vfork(), &partition);
@@ -295,7 +343,7 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
       break;
     }
   }
-  json.field("start_ns", start);
+  json.field("start_ns", start).field("end_ns", record.end_ns);
   stages_field(json, partition, static_cast<ktl::size_t>(kCopyProcessLast) + 1,
                [](ktl::size_t i) { return static_cast<Stage>(i); });
   json.field("copy_process_ns", partition.copy_process_ns);
@@ -321,6 +369,7 @@ void append_json_line(ktl::StringBuilder& out, const Record& record) {
     if (record.succeeded()) append_observation(observed, record.observation);
     observed.append_char('"');
   }
+  bias_fields(json, record, bias, kForkDisplayCount, fork_display_order);
   json.close(true);
 }
 
@@ -430,6 +479,87 @@ void append_histograms(ktl::StringBuilder& out, const StatsSnapshot& stats,
       render_histogram(out, *scratch);
       out.append_char('\n');
     });
+  }
+}
+
+namespace {
+
+static_assert(kNetRowCopyProcess == kRowCopyProcess && kNetRowTotal == kRowTotal,
+              "stats_net rows are stats rows");
+
+void append_net_section(ktl::StringBuilder& out, const NetStats& stats, bool exec) {
+  out.append_padded("stage", 24);
+  out.append("    count raw_mean_ns  raw_p50_ns     bias_ns net_mean_ns  net_p50_ns   spread_ns");
+  out.append("   within  flag\n");
+  for_each_row(exec, [&](ktl::size_t row) {
+    if (row >= kNetRows) return;  // spawns: no stages, no bias
+    const NetRow& r = stats.rows[row];
+    if (r.raw.count == 0) return;
+    const char* name = row == kRowCopyProcess ? "copy_process"
+                       : row == kRowTotal     ? "total"
+                                              : stage_info(static_cast<Stage>(row)).name;
+    out.append_padded(name, 24).append_u64_padded(r.raw.count, 9);
+    out.append_u64_padded(r.raw.mean(), 12).append_u64_padded(r.raw.percentile(500), 12);
+    out.append_u64_padded(r.bias_sum / r.raw.count, 12);
+    out.append_u64_padded(r.net.mean(), 12).append_u64_padded(r.net.percentile(500), 12);
+    out.append_u64_padded(r.spread_sum / r.raw.count, 12);
+    out.append_u64_padded(r.within_spread, 9);
+    out.append(stats.row_within_spread(row) ? "  within_spread\n" : "  -\n");
+  });
+  // The sums, over every record of the section: exact on both sides.
+  ktl::u64 raw_stages = 0, net_stages = 0;
+  ktl::s64 unclamped_stages = 0;
+  for (ktl::size_t s = 0; s < kStageCount; ++s) {
+    raw_stages += stats.rows[s].raw.sum;
+    net_stages += stats.rows[s].net.sum;
+    unclamped_stages += stats.rows[s].unclamped_sum;
+  }
+  const NetRow& total = stats.rows[kNetRowTotal];
+  out.append("sums raw_stages_ns ").append_u64(raw_stages);
+  out.append(" raw_total_ns ").append_u64(total.raw.sum);
+  out.append(" bias_ns ").append_u64(total.bias_sum);
+  out.append(" net_stages_unclamped_ns ").append_s64(unclamped_stages);
+  out.append(" net_total_unclamped_ns ").append_s64(total.unclamped_sum);
+  out.append(" net_stages_ns ").append_u64(net_stages);
+  out.append(" clamped_ns ").append_u64(stats.clamped_sum).append_char('\n');
+}
+
+}  // namespace
+
+void append_stats_net(ktl::StringBuilder& out, const Record* records, ktl::size_t count,
+                      const BiasTable& bias, NetStats* scratch) {
+  out.append("# forkscope stats_net: stage times net of forkscope's own probe effect (ns), over\n");
+  out.append("# the successful creations and execs still in the rings (the latest ring_size per\n");
+  out.append(
+      "# CPU). bias: the calibrated part of the hooks that bracket the stage (the opening\n");
+  out.append("# hook's after its timestamp, the closing hook's before it), mean per record;\n");
+  out.append("# net = raw - bias per record, clamped at 0. spread: the bias's own (IQRs);\n");
+  out.append("# within: records whose net was within it; flag within_spread: the net median is.\n");
+  out.append("# total: the span less every boundary inside it. Sums: raw stages = raw total;\n");
+  out.append("# unclamped net stages = unclamped net total = raw total - bias; clamping adds\n");
+  out.append("# clamped_ns (net_stages_ns = net_total_unclamped_ns + clamped_ns). Medians are\n");
+  out.append(
+      "# bucket midpoints as in stats (within 3.2%): a smaller bias shows in the mean only.\n");
+  if (bias.calibrated()) {
+    out.append("calibration ").append_u64(bias.generation).append_char('\n');
+  } else {
+    out.append("calibration none: no bias yet, net = raw\n");
+  }
+  constexpr bool kPasses[] = {false, true};  // creations, then execs
+  for (bool exec : kPasses) {
+    *scratch = NetStats{};
+    for (ktl::size_t i = 0; i < count; ++i) {
+      const Record& record = records[i];
+      bool ok = exec ? record.event == EventType::kExec && record.ret == 0
+                     : record.event == EventType::kFork && record.succeeded();
+      if (!ok) continue;
+      NetPartition net;
+      compute_net(record, bias, &net);
+      scratch->add(net);
+    }
+    out.append(exec ? "\n== execs: " : "\n== creations: ").append_u64(scratch->records);
+    out.append(" records\n");
+    if (scratch->records != 0) append_net_section(out, *scratch, exec);
   }
 }
 
@@ -598,6 +728,43 @@ void append_stage_map(ktl::StringBuilder& out, const EngineCounters& counters,
   }
 }
 
+void append_stage_bias(ktl::StringBuilder& out, const BiasTable& bias,
+                       const forkscope_probe_health* probes, ktl::size_t nr_probes) {
+  out.append("\n# Calibration (see calibration): each hook's cost in ns, median (IQR), before\n");
+  out.append("# its timestamp (pre: in the interval it closes) and after it (post: in the one\n");
+  out.append("# it opens); stats_net subtracts them.");
+  if (!bias.calibrated()) {
+    out.append(" Not calibrated: no bias applied.\n");
+    return;
+  }
+  out.append(" Calibration ").append_u64(bias.generation).append(".\n");
+  out.append_padded("bias_of", 24).append_padded("entry", 11).append_padded("entry_pre", 14);
+  out.append_padded("entry_post", 14).append_padded("return", 11).append_padded("return_pre", 14);
+  out.append("return_post\n");
+  auto cell = [&](ktl::u32 median, ktl::u32 spread, bool last) {
+    char text[32];
+    ktl::StringBuilder b(text, sizeof(text));
+    b.append_u64(median).append_char('(').append_u64(spread).append_char(')');
+    if (last) {
+      out.append(text);
+    } else {
+      out.append_padded(text, 14);
+    }
+  };
+  for (ktl::size_t a = 0; a < kAnchorCount && a < nr_probes; ++a) {
+    const forkscope_probe_health& probe = probes[a];
+    if (!probe.registered) continue;
+    out.append_padded(anchor_info(static_cast<Anchor>(a)).names[0], 24);
+    out.append_padded(hook_name(probe.entry), 11);
+    cell(bias.entry[a].pre_ns, bias.entry[a].pre_spread_ns, false);
+    cell(bias.entry[a].post_ns, bias.entry[a].post_spread_ns, false);
+    out.append_padded(hook_name(probe.ret), 11);
+    cell(bias.ret[a].pre_ns, bias.ret[a].pre_spread_ns, false);
+    cell(bias.ret[a].post_ns, bias.ret[a].post_spread_ns, true);
+    out.append_char('\n');
+  }
+}
+
 void append_counters(ktl::StringBuilder& out, const EngineCounters& counters,
                      const forkscope_probe_health* probes, ktl::size_t nr_probes, bool enabled,
                      ktl::u32 sample_every, const Filter& filter, Detail detail) {
@@ -673,6 +840,14 @@ void append_version(ktl::StringBuilder& out, const RenderSources& sources) {
   number("cxxrt_live_bytes", rt.live_bytes);
   number("cxxrt_alloc_failures", rt.alloc_failures);
   number("cxxrt_faulted", forkscope_cxxrt_faulted() ? 1 : 0);
+  // Everything the load holds: the core's heap as the allocator holds it
+  // (cxxrt's footprint), the glue's kretprobe instances and its plan tables.
+  ktl::u64 kretprobes = info != nullptr ? info->kretprobe_bytes : 0;
+  ktl::u64 plan = info != nullptr ? info->plan_bytes : 0;
+  number("memory_bytes", rt.live_footprint_bytes + kretprobes + plan);
+  number("memory_heap_bytes", rt.live_footprint_bytes);
+  number("memory_kretprobe_bytes", kretprobes);
+  number("memory_plan_bytes", plan);
   const EngineConfig& config = sources.engine.config();
   number("cpus", config.nr_cpus);
   number("inflight_slots", config.inflight_slots);
@@ -698,10 +873,14 @@ int render_counters(const RenderSources& sources, forkscope_text* out) {
 
 int render_stages(const RenderSources& sources, forkscope_text* out) {
   EngineCounters counters = sources.engine.counters();
-  return render_into(out, 16384, [&](ktl::StringBuilder& b) {
+  ktl::UniquePtr<BiasTable> bias;
+  if (bias.make() != 0) return -FORKSCOPE_ENOMEM;
+  sources.engine.bias(bias.get());
+  return render_into(out, 16384 + kAnchorCount * 96, [&](ktl::StringBuilder& b) {
     b.append("# detail ").append(detail_name(sources.engine.detail())).append_char('\n');
     append_stage_map(b, counters, sources.probes, sources.nr_probes,
                      sources.engine.available_anchors(), sources.engine.measured_anchors());
+    append_stage_bias(b, *bias, sources.probes, sources.nr_probes);
   });
 }
 
@@ -725,15 +904,33 @@ int render_records(const RenderSources& sources, forkscope_text* out) {
   if (records.init(sources.engine.ring_capacity_total()) != 0) return -FORKSCOPE_ENOMEM;
   ktl::size_t n = sources.engine.collect_records(records.data(), records.size());
   ktl::size_t line_max = kAs == RecordsAs::kJson ? kJsonLineMax : kTraceLineMax;
+  ktl::UniquePtr<BiasTable> bias;
+  if (bias.make() != 0) return -FORKSCOPE_ENOMEM;
+  sources.engine.bias(bias.get());
   return render_into(out, 512 + n * line_max, [&](ktl::StringBuilder& b) {
     if (kAs == RecordsAs::kSpawns) return append_spawns(b, records.data(), n);
     for (ktl::size_t i = 0; i < n; ++i) {
       if (kAs == RecordsAs::kJson) {
-        append_json_line(b, records[i]);
+        append_json_line(b, records[i], bias.get());
       } else {
-        append_trace_line(b, records[i]);
+        append_trace_line(b, records[i], bias.get());
       }
     }
+  });
+}
+
+int render_stats_net(const RenderSources& sources, forkscope_text* out) {
+  ktl::Array<Record> records;
+  ktl::UniquePtr<NetStats> scratch;
+  if (records.init(sources.engine.ring_capacity_total()) != 0 || scratch.make() != 0) {
+    return -FORKSCOPE_ENOMEM;
+  }
+  ktl::size_t n = sources.engine.collect_records(records.data(), records.size());
+  ktl::UniquePtr<BiasTable> bias;
+  if (bias.make() != 0) return -FORKSCOPE_ENOMEM;
+  sources.engine.bias(bias.get());
+  return render_into(out, kStatsNetTextEstimate, [&](ktl::StringBuilder& b) {
+    append_stats_net(b, records.data(), n, *bias, scratch.get());
   });
 }
 
@@ -791,6 +988,7 @@ constexpr FileRenderer kRenderers[] = {
     {FORKSCOPE_FILE_FILTER, render_filter},
     {FORKSCOPE_FILE_VERDICTS, render_verdicts},
     {FORKSCOPE_FILE_SPAWNS, render_records<RecordsAs::kSpawns>},
+    {FORKSCOPE_FILE_STATS_NET, render_stats_net},
 };
 
 }  // namespace

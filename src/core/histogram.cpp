@@ -27,18 +27,6 @@ constexpr size_t kBarWidth = 40;
 constexpr size_t kLabelWidth = 16;  // as bpftrace
 constexpr size_t kCountWidth = 8;   // as bpftrace; widened for larger counts
 
-// Shared by bucket_of and the hot path, always inlined so that add() stays
-// entirely inside .kprobes.text.
-__attribute__((always_inline)) inline size_t bucket_index(u64 value) {
-  if (value < kSubBuckets) return static_cast<size_t>(value);
-  if (value >= kOverflowValue) return Histogram::kOverflowBucket;
-  unsigned exponent = 63u - static_cast<unsigned>(__builtin_clzll(value));
-  unsigned shift = exponent - Histogram::kSubBucketBits;
-  // value >> shift is in [16, 32): the leading 1 supplies the octave's base
-  // offset of 16, so this equals 16 + (e-4)*16 + ((value >> (e-4)) & 15).
-  return static_cast<size_t>(shift) * kSubBuckets + static_cast<size_t>(value >> shift);
-}
-
 // The writer is the owning CPU; readers on other CPUs load concurrently, so
 // every access is a once-access (plain mov on x86, never torn).
 using ktl::read_once;
@@ -133,18 +121,12 @@ u64 Histogram::bucket_upper(size_t bucket) {
   return (kSubBuckets + bucket % kSubBuckets + 1) << shift;
 }
 
-FORKSCOPE_PROBE_CONTEXT void Histogram::add(u64 value) {
-  size_t bucket = bucket_index(value);
-  write_once(counts_[bucket], static_cast<u32>(read_once(counts_[bucket]) + 1));
-  write_once(count_, read_once(count_) + 1);
-  write_once(sum_, add_saturating(read_once(sum_), value));
-  if (value < read_once(min_)) write_once(min_, value);
-  if (value > read_once(max_)) write_once(max_, value);
-}
-
 void Histogram::merge_into(HistogramSnapshot& snapshot) const {
-  for (size_t i = 0; i < kBuckets; ++i) snapshot.counts[i] += read_once(counts_[i]);
-  snapshot.count += read_once(count_);
+  for (size_t i = 0; i < kBuckets; ++i) {
+    u32 n = read_once(counts_[i]);
+    snapshot.counts[i] += n;
+    snapshot.count += n;
+  }
   snapshot.sum = add_saturating(snapshot.sum, read_once(sum_));
   snapshot.min = ktl::min(snapshot.min, read_once(min_));
   snapshot.max = ktl::max(snapshot.max, read_once(max_));
@@ -153,7 +135,6 @@ void Histogram::merge_into(HistogramSnapshot& snapshot) const {
 // Run by the owner CPU in probe context (a lazy reset).
 FORKSCOPE_PROBE_CONTEXT void Histogram::reset() {
   for (size_t i = 0; i < kBuckets; ++i) write_once(counts_[i], u32{0});
-  write_once(count_, u64{0});
   write_once(sum_, u64{0});
   write_once(min_, ktl::kU64Max);
   write_once(max_, u64{0});

@@ -6,6 +6,7 @@
 #ifndef FORKSCOPE_CORE_HISTOGRAM_H
 #define FORKSCOPE_CORE_HISTOGRAM_H
 
+#include <ktl/atomic.h>
 #include <ktl/string_builder.h>
 #include <ktl/types.h>
 
@@ -27,7 +28,30 @@ class Histogram {
   static ktl::u64 bucket_upper(ktl::size_t bucket);
 
   // Hot path: one writer at a time (the owning CPU with preemption off).
-  void add(ktl::u64 value);
+  // Inlined into the handlers that call it (so it stays in .kprobes.text).
+  // Readers load concurrently: once-accesses, never torn.
+  [[gnu::always_inline]] void add(ktl::u64 value) {
+    ktl::size_t bucket = bucket_index(value);
+    // The count is the buckets' sum, taken on read: one store less here.
+    ktl::write_once(counts_[bucket], static_cast<ktl::u32>(ktl::read_once(counts_[bucket]) + 1));
+    ktl::u64 sum;
+    // Saturates: a bogus huge sample cannot make the mean small again.
+    if (__builtin_add_overflow(ktl::read_once(sum_), value, &sum)) sum = ktl::kU64Max;
+    ktl::write_once(sum_, sum);
+    if (value < ktl::read_once(min_)) ktl::write_once(min_, value);
+    if (value > ktl::read_once(max_)) ktl::write_once(max_, value);
+  }
+  // bucket_of, inlined: values 0..15 their own buckets, then 16 per octave.
+  [[gnu::always_inline]] static ktl::size_t bucket_index(ktl::u64 value) {
+    constexpr ktl::size_t kSub = ktl::size_t{1} << kSubBucketBits;
+    if (value < kSub) return static_cast<ktl::size_t>(value);
+    if (value >= (ktl::u64{1} << kMaxExponent)) return kOverflowBucket;
+    unsigned exponent = 63u - static_cast<unsigned>(__builtin_clzll(value));
+    unsigned shift = exponent - kSubBucketBits;
+    // value >> shift is in [16, 32): the leading 1 supplies the octave's base
+    // offset of 16, so this equals 16 + (e-4)*16 + ((value >> (e-4)) & 15).
+    return static_cast<ktl::size_t>(shift) * kSub + static_cast<ktl::size_t>(value >> shift);
+  }
   // Adds this histogram's contents into a snapshot (readers; tolerates a
   // concurrent writer: counts may be one event apart, never torn).
   void merge_into(HistogramSnapshot& snapshot) const;
@@ -35,7 +59,6 @@ class Histogram {
 
  private:
   ktl::u32 counts_[kBuckets] = {};
-  ktl::u64 count_ = 0;
   ktl::u64 sum_ = 0;
   ktl::u64 min_ = ktl::kU64Max;
   ktl::u64 max_ = 0;

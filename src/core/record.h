@@ -4,6 +4,7 @@
 #ifndef FORKSCOPE_CORE_RECORD_H
 #define FORKSCOPE_CORE_RECORD_H
 
+#include <forkscope/core.h>
 #include <ktl/types.h>
 
 #include "creation.h"
@@ -14,6 +15,15 @@ namespace forkscope {
 
 inline constexpr ktl::size_t kCommLength = 16;
 inline constexpr ktl::size_t kFilenameLength = 64;
+
+// Record ids (FORKSCOPE_SEQ_CPU_BITS): the CPU in the low bits, as wide as
+// the records' u16 cpu fields, so every CPU the core supports fits.
+inline constexpr unsigned kSeqCpuBits = FORKSCOPE_SEQ_CPU_BITS;
+inline constexpr ktl::u32 kMaxCpus = ktl::u32{1} << kSeqCpuBits;
+static_assert(kMaxCpus - 1 == static_cast<ktl::u16>(~ktl::u16{0}), "a CPU id fits in cpu_end");
+constexpr ktl::u64 make_seq(ktl::u64 count, ktl::u32 cpu) { return count << kSeqCpuBits | cpu; }
+constexpr ktl::u32 seq_cpu(ktl::u64 seq) { return static_cast<ktl::u32>(seq & (kMaxCpus - 1)); }
+constexpr ktl::u64 seq_count(ktl::u64 seq) { return seq >> kSeqCpuBits; }
 
 enum class EventType : ktl::u8 {
   kFork,   // a process creation (kernel_clone or copy_process)
@@ -44,7 +54,8 @@ struct SpawnFacts {
 // A fork record; exec and spawn records use the same type (event says
 // which): parent_pid/tgid/comm are then the task's own, ret the result.
 struct Record {
-  ktl::u64 seq = 0;  // global order of completion, from 1
+  ktl::u64 seq = 0;     // unique id: make_seq(its CPU's count of records, from 1; that CPU)
+  ktl::u64 end_ns = 0;  // when it finished: the order readers sort by
   EventType event = EventType::kFork;
   ktl::u64 boundary_ns[kBoundaryCount] = {};
   ktl::u64 present = 0;  // bit per Boundary crossed
@@ -68,6 +79,14 @@ struct Record {
   bool is_exec() const { return event == EventType::kExec; }
   bool succeeded() const { return ret > 0; }
 };
+
+// Completion order: end_ns, then the CPU, then that CPU's count (a total
+// order; within one CPU it is the order the records were finished in).
+inline bool completed_before(const Record& a, const Record& b) {
+  if (a.end_ns != b.end_ns) return a.end_ns < b.end_ns;
+  if (seq_cpu(a.seq) != seq_cpu(b.seq)) return seq_cpu(a.seq) < seq_cpu(b.seq);
+  return seq_count(a.seq) < seq_count(b.seq);
+}
 
 // Stage times of any record: a fork's boundaries, an exec's event log; a
 // spawn has only its total.

@@ -278,37 +278,83 @@ bool is_copy_process_stage(Stage stage) {
   return static_cast<ktl::u8>(stage) <= static_cast<ktl::u8>(kCopyProcessLast);
 }
 
-FORKSCOPE_PROBE_CONTEXT void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork,
-                                               Partition* out) {
+namespace {
+
+// The stage each boundary opens, without and with vfork (the interval after
+// wake_up_new_task's return is the vfork wait): one load per interval.
+struct StageAfterTables {
+  Stage plain[kBoundaryCount];
+  Stage vfork[kBoundaryCount];
+};
+
+constexpr StageAfterTables make_stage_after() {
+  StageAfterTables t{};
+  for (int b = 0; b < kBoundaryCount; ++b) {
+    t.plain[b] = kBoundaries[b].stage_after;
+    t.vfork[b] = b == kWakeUpNewTaskReturn ? Stage::kVforkWait : kBoundaries[b].stage_after;
+  }
+  return t;
+}
+
+constexpr StageAfterTables kStageAfter = make_stage_after();
+
+// The fork walk, shared by the probe-context partition and the read side's
+// intervals (one walk, so both always agree): visit(stage, opening boundary,
+// closing boundary, ns) per interval. Always inlined: an out-of-line copy
+// would sit outside .kprobes.text.
+template <typename Visit>
+[[gnu::always_inline]] inline void walk_partition(const ktl::u64* ns, ktl::u64 present, bool vfork,
+                                                  Partition* out, Visit visit) {
   *out = Partition{};
-  int previous = -1;
-  int first = -1;
-  ktl::u64 kept = 0;
-  for (ktl::u64 left = present & ((ktl::u64{1} << kBoundaryCount) - 1); left != 0;
-       left &= left - 1) {
+  ktl::u64 left = present & ((ktl::u64{1} << kBoundaryCount) - 1);
+  if (left == 0) return;
+  const Stage* stage_after = vfork ? kStageAfter.vfork : kStageAfter.plain;
+  const int first = __builtin_ctzll(left);
+  int previous = first;
+  ktl::u64 previous_ns = ns[first];
+  ktl::u64 kept = ktl::u64{1} << first;
+  ktl::u64 ran = 0;
+  for (left &= left - 1; left != 0; left &= left - 1) {
     int b = __builtin_ctzll(left);
-    if (previous >= 0 && ns[b] < ns[previous]) {
+    ktl::u64 at = ns[b];
+    if (at < previous_ns) {
       ++out->dropped_boundaries;  // time cannot run backwards: ignore it
       continue;
     }
     kept |= ktl::u64{1} << b;
-    if (previous >= 0) {
-      Stage stage = kBoundaries[previous].stage_after;
-      if (previous == kWakeUpNewTaskReturn && vfork) stage = Stage::kVforkWait;
-      auto index = static_cast<ktl::size_t>(stage);
-      out->stage_ns[index] += ns[b] - ns[previous];
-      out->ran_mask |= ktl::u64{1} << index;
-    } else {
-      first = b;
-    }
+    Stage stage = stage_after[previous];
+    auto index = static_cast<ktl::size_t>(stage);
+    out->stage_ns[index] += at - previous_ns;
+    ran |= ktl::u64{1} << index;
+    visit(stage, previous, b, at - previous_ns);
     previous = b;
+    previous_ns = at;
   }
-  if (first >= 0) out->total_ns = ns[previous] - ns[first];
+  out->ran_mask = ran;
+  out->total_ns = previous_ns - ns[first];
   const ktl::u64 cp_entry = ktl::u64{1} << kCopyProcessEntry;
   const ktl::u64 cp_return = ktl::u64{1} << kCopyProcessReturn;
   if ((kept & cp_entry) && (kept & cp_return)) {
     out->copy_process_ns = ns[kCopyProcessReturn] - ns[kCopyProcessEntry];
   }
+}
+
+Crossing crossing_of(int boundary) {
+  return Crossing{kBoundaries[boundary].anchor, kBoundaries[boundary].is_return};
+}
+
+}  // namespace
+
+FORKSCOPE_PROBE_CONTEXT void compute_partition(const ktl::u64* ns, ktl::u64 present, bool vfork,
+                                               Partition* out) {
+  walk_partition(ns, present, vfork, out, [](Stage, int, int, ktl::u64) {});
+}
+
+void compute_partition_intervals(const ktl::u64* ns, ktl::u64 present, bool vfork, Partition* out,
+                                 IntervalVisitor visit, void* context) {
+  walk_partition(ns, present, vfork, out, [&](Stage stage, int open, int close, ktl::u64 d) {
+    visit(context, Interval{stage, crossing_of(open), crossing_of(close), d});
+  });
 }
 
 namespace {
@@ -373,8 +419,13 @@ FORKSCOPE_PROBE_CONTEXT Stage exec_gap_stage(Anchor parent, Anchor returned) {
 
 }  // namespace
 
-FORKSCOPE_PROBE_CONTEXT void compute_exec_partition(const ExecEvent* events, ktl::size_t count,
-                                                    Partition* out) {
+namespace {
+
+// The exec walk (see walk_partition): visit(stage, opening event, closing
+// event, ns) per interval.
+template <typename Visit>
+[[gnu::always_inline]] inline void walk_exec_partition(const ExecEvent* events, ktl::size_t count,
+                                                       Partition* out, Visit visit) {
   *out = Partition{};
   constexpr int kMaxDepth = 16;
   Anchor open[kMaxDepth];
@@ -407,13 +458,32 @@ FORKSCOPE_PROBE_CONTEXT void compute_exec_partition(const ExecEvent* events, ktl
         continue;
       }
       auto index = static_cast<ktl::size_t>(previous_stage);
-      out->stage_ns[index] += event.offset_ns - events[previous].offset_ns;
+      ktl::u64 d = event.offset_ns - events[previous].offset_ns;
+      out->stage_ns[index] += d;
       out->ran_mask |= ktl::u64{1} << index;
       out->total_ns = event.offset_ns - events[0].offset_ns;
+      visit(previous_stage, events[previous], event, d);
     }
     previous = static_cast<int>(i);
     previous_stage = stage;
   }
+}
+
+}  // namespace
+
+FORKSCOPE_PROBE_CONTEXT void compute_exec_partition(const ExecEvent* events, ktl::size_t count,
+                                                    Partition* out) {
+  walk_exec_partition(events, count, out,
+                      [](Stage, const ExecEvent&, const ExecEvent&, ktl::u64) {});
+}
+
+void compute_exec_partition_intervals(const ExecEvent* events, ktl::size_t count, Partition* out,
+                                      IntervalVisitor visit, void* context) {
+  walk_exec_partition(events, count, out,
+                      [&](Stage stage, const ExecEvent& open, const ExecEvent& close, ktl::u64 d) {
+                        visit(context, Interval{stage, Crossing{open.anchor, open.is_return},
+                                                Crossing{close.anchor, close.is_return}, d});
+                      });
 }
 
 Stage merged_into(Stage stage, ktl::u64 available_anchors) {

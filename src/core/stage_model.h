@@ -256,6 +256,29 @@ inline constexpr ktl::size_t kMaxExecEvents = 64;
 // returns (a missed entry) are counted in dropped_boundaries.
 void compute_exec_partition(const ExecEvent* events, ktl::size_t count, Partition* out);
 
+// One hook crossing: an anchor's entry or return (a fork Boundary, or an
+// exec event); the probe effect is calibrated per crossing.
+struct Crossing {
+  Anchor anchor;
+  bool is_return;
+};
+
+// One interval of a partition: the stage it went to, the crossings that
+// open and close it, its duration.
+struct Interval {
+  Stage stage;
+  Crossing open;
+  Crossing close;
+  ktl::u64 ns;
+};
+// Read side: compute_partition / compute_exec_partition (the same walk),
+// calling visit(context, interval) for each interval they sum, in order.
+using IntervalVisitor = void (*)(void* context, const Interval& interval);
+void compute_partition_intervals(const ktl::u64* ns, ktl::u64 present, bool vfork, Partition* out,
+                                 IntervalVisitor visit, void* context);
+void compute_exec_partition_intervals(const ExecEvent* events, ktl::size_t count, Partition* out,
+                                      IntervalVisitor visit, void* context);
+
 // For the stages file: which stage absorbs `stage` when the anchors in
 // available_anchors (bit per Anchor) are the only ones registered; returns
 // `stage` itself when it can be measured.

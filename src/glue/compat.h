@@ -9,6 +9,9 @@
 #define FORKSCOPE_COMPAT_H
 
 #include <linux/ftrace.h>
+#include <linux/kprobes.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/task_stack.h>
 #include <asm/syscall.h>
@@ -76,5 +79,20 @@ static __always_inline int forkscope_current_origin(void)
 #else
 #define forkscope_ftrace_pt_regs(fregs) (&(fregs)->regs)
 #endif
+
+/* The machine's RAM in bytes (the load budget's share is of this). */
+static inline u64 forkscope_totalram_bytes(void)
+{
+	return (u64)totalram_pages() << PAGE_SHIFT;
+}
+
+/*
+ * One kretprobe instance as the slab stores it: kzalloc'ed one by one
+ * (6.1), so rounded up to its kmalloc cache.
+ */
+static inline u64 forkscope_kretprobe_instance_bytes(size_t data_size)
+{
+	return kmalloc_size_roundup(sizeof(struct kretprobe_instance) + data_size);
+}
 
 #endif /* FORKSCOPE_COMPAT_H */

@@ -56,6 +56,7 @@ static int forkscope_render(enum forkscope_file file, struct forkscope_text *tex
 	if (!probes)
 		return -ENOMEM;
 	n = forkscope_plan_health(probes, FORKSCOPE_ANCHOR_COUNT);
+	forkscope_plan_memory(&info.kretprobe_bytes, &info.plan_bytes);
 	err = forkscope_core_render(file, &info, probes, n, text);
 	kfree(probes);
 	return err;
@@ -255,6 +256,7 @@ int forkscope_debugfs_create(void)
 	forkscope_add("counters", 0400, FORKSCOPE_FILE_COUNTERS, &forkscope_snapshot_fops);
 	forkscope_add("stages", 0400, FORKSCOPE_FILE_STAGES, &forkscope_snapshot_fops);
 	forkscope_add("stats", 0400, FORKSCOPE_FILE_STATS, &forkscope_snapshot_fops);
+	forkscope_add("stats_net", 0400, FORKSCOPE_FILE_STATS_NET, &forkscope_snapshot_fops);
 	forkscope_add("hist", 0400, FORKSCOPE_FILE_HIST, &forkscope_snapshot_fops);
 	forkscope_add("trace", 0400, FORKSCOPE_FILE_TRACE, &forkscope_snapshot_fops);
 	forkscope_add("records", 0400, FORKSCOPE_FILE_RECORDS, &forkscope_snapshot_fops);
@@ -264,6 +266,7 @@ int forkscope_debugfs_create(void)
 	forkscope_add("control", 0600, FORKSCOPE_FILE_CONTROL, &forkscope_command_fops);
 	forkscope_add("filter", 0600, FORKSCOPE_FILE_FILTER, &forkscope_command_fops);
 	forkscope_add("trace_pipe", 0400, FORKSCOPE_FILE_TRACE, &forkscope_pipe_fops);
+	forkscope_calibrate_debugfs(forkscope_dir);
 	return 0;
 }
 

@@ -47,6 +47,45 @@ int forkscope_plan_follow(void);
 void forkscope_plan_destroy(void);
 /* Fills out[anchor] for every anchor; returns the count. */
 unsigned int forkscope_plan_health(struct forkscope_probe_health *out, unsigned int max);
+void forkscope_plan_memory(u64 *kretprobe_bytes, u64 *plan_bytes);
+
+/*
+ * plan.c, for calibrate.c: a hook of the calibration's own on its target
+ * (anchor: forkscope_core_calib_begin's), whose probes run the real
+ * handlers; registered and unregistered by the calibration, freed after.
+ */
+struct ftrace_ops;
+struct ftrace_regs;
+struct kprobe;
+struct kretprobe;
+struct kretprobe_instance;
+struct pt_regs;
+struct forkscope_calib_probes {
+	struct kprobe *entry_kp;	/* entry by kprobe */
+	struct kprobe *site_kp;		/* the call site (NULL: none found) */
+	struct kretprobe *rp;
+};
+unsigned long forkscope_calib_target_ip(void);
+int forkscope_plan_calib_hook_new(unsigned int anchor, unsigned long target, unsigned long site,
+				  struct forkscope_calib_probes *out);
+void forkscope_plan_calib_hook_free(void);
+/* The plan's own ftrace callback, for the calibration's ftrace_ops. */
+typedef void (*forkscope_ftrace_cb)(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op, struct ftrace_regs *fregs);
+forkscope_ftrace_cb forkscope_plan_calib_ftrace_func(void);
+/* The real kretprobe entry handler, for a wrapper that stamps its end. */
+int forkscope_plan_calib_rp_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+
+/*
+ * calibrate.c: each hook mechanism's cost on a known-cost target of our own.
+ * forkscope_calibrate measures afresh (may sleep; registers and unregisters
+ * its own probes); at_load queues one in the background; stop waits for it.
+ */
+struct dentry;
+int forkscope_calibrate(void);
+void forkscope_calibrate_at_load(void);
+void forkscope_calibrate_stop(void);
+void forkscope_calibrate_debugfs(struct dentry *dir);
 
 /* debugfs.c */
 int forkscope_debugfs_create(void);

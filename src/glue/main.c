@@ -12,6 +12,7 @@
 #include <forkscope/core.h>
 #include <forkscope/cxxrt.h>
 
+#include "compat.h"
 #include "glue.h"
 
 #define FORKSCOPE_MAX_INFLIGHT_LIMIT 65536
@@ -103,6 +104,27 @@ static int forkscope_check_params(void)
 	return 0;
 }
 
+/*
+ * What the load allocates at most (the engine, one reader's buffers, and a
+ * kretprobe's instances on every anchor that may take one) must stay under
+ * min(256 MiB, 1/8 of RAM): a permitted value must not exhaust memory, nor
+ * stall the kernel freeing it at unload.
+ */
+static int forkscope_check_budget(const struct forkscope_core_config *config)
+{
+	struct forkscope_load_cost cost;
+	u64 probes = (u64)(FORKSCOPE_ANCHOR_COUNT - 1) * max_inflight *
+		forkscope_kretprobe_instance_bytes(forkscope_core_probe_data_size());
+
+	if (!forkscope_core_load_cost(config, probes, forkscope_totalram_bytes(), 16,
+				      FORKSCOPE_RING_SIZE_LIMIT, &cost))
+		return 0;
+	pr_warn("ring_size=%d top_n=%d max_inflight=%d on %u CPUs: %llu bytes (engine %llu, reading %llu, kretprobe instances %llu), over the limit of %llu bytes (256 MiB or 1/8 of RAM); ring_size up to %u fits with these values\n",
+		ring_size, top_n, max_inflight, cost.nr_cpus, cost.total_bytes, cost.engine_bytes,
+		cost.reading_bytes, cost.probe_bytes, cost.limit_bytes, cost.fitting_ring);
+	return -EINVAL;
+}
+
 /* detail= goes through the control parser: one grammar, one error message. */
 static int forkscope_apply_detail(void)
 {
@@ -137,6 +159,9 @@ static int __init forkscope_init(void)
 	config.top_n = top_n;
 	config.spawn_slots = 4096;
 	config.kernel_release = utsname()->release;
+	err = forkscope_check_budget(&config);
+	if (err)
+		goto err_cxxrt;
 	err = forkscope_core_init(&config);
 	if (err)
 		goto err_cxxrt;
@@ -152,6 +177,7 @@ static int __init forkscope_init(void)
 	err = forkscope_debugfs_create();
 	if (err)
 		goto err_probes;
+	forkscope_calibrate_at_load();
 	forkscope_cxxrt_get_stats(&rt);
 	pr_info("loaded (version %s, detail %s, mechanism %s%s): %llu bytes in %llu allocations\n",
 		FORKSCOPE_VERSION, detail, mechanism,
@@ -173,6 +199,7 @@ static void __exit forkscope_exit(void)
 {
 	struct forkscope_cxxrt_stats rt;
 
+	forkscope_calibrate_stop();
 	forkscope_debugfs_remove();
 	forkscope_plan_destroy();
 	forkscope_symbols_release();

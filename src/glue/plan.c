@@ -5,16 +5,19 @@
  * Entries: one shared ftrace_ops (no int3, no rethook). Returns: a kprobe on
  * the instruction after each call to the anchor in the modelled callers
  * (call sites), which OPTPROBES can turn into a jump. kretprobes only where
- * neither works (the creation and exec spans, indirect calls); those of the
- * spans stay armed while disabled, so every creation is still counted once.
- * Exits come from the sched_process_exit tracepoint. Nothing here sleeps,
- * allocates or locks in a handler.
+ * neither works (the creation and exec spans, indirect calls). Creations
+ * are counted at the task_newtask tracepoint, and successful execs the
+ * exec kretprobe does not see at sched_process_exec: while disabled no
+ * kprobe is armed, only tracepoints. Exits come from the sched_process_exit
+ * tracepoint. Nothing here sleeps, allocates or locks in a handler.
  */
+#include <linux/binfmts.h>
 #include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/fdtable.h>
 #include <linux/fs_struct.h>
 #include <linux/ftrace.h>
+#include <linux/hash.h>
 #include <linux/iocontext.h>
 #include <linux/ioprio.h>
 #include <linux/ipc_namespace.h>
@@ -49,6 +52,8 @@
 #define FORKSCOPE_MAX_SITES 8
 /* Bytes of one caller's text scanned for calls (copy_process is ~7 KiB). */
 #define FORKSCOPE_MAX_SCAN (64 * 1024)
+/* An endbr64 (or the NOP that seals one): ftrace's call site may sit past it. */
+#define FORKSCOPE_ENDBR_SIZE 4
 
 struct forkscope_hook_stats {
 	unsigned long hits;
@@ -73,7 +78,7 @@ struct forkscope_hook {
 	unsigned long site_addr[FORKSCOPE_MAX_SITES];	/* return addresses: the sites */
 	unsigned int nr_sites;
 	bool too_many_sites;		/* more calls than FORKSCOPE_MAX_SITES */
-	bool entry_has_endbr;		/* calls may target addr + 4 */
+	bool entry_has_endbr;		/* calls may target addr + FORKSCOPE_ENDBR_SIZE */
 	bool required;
 	bool in_filter;			/* in the ftrace filter */
 	bool int3_site;			/* a site OPTPROBES left an int3 */
@@ -91,11 +96,30 @@ static struct forkscope_hook *forkscope_hooks;
 static unsigned int forkscope_nr_hooks;
 static struct forkscope_ftrace_entry *forkscope_ftrace_index;
 static unsigned int forkscope_nr_ftrace;
+/*
+ * The same entries by exact ftrace ip (the function's address, or past its
+ * endbr), open addressing. The seed is chosen at build so that every entry,
+ * the calibration target's too, sits in its home slot: each lookup then costs
+ * the same, so the target's calibrated entry cost is every anchor's (with
+ * KASLR a fixed hash put some anchors one or more probes further, a bias no
+ * calibration saw).
+ */
+#define FORKSCOPE_FTRACE_HASH_BITS 9
+#define FORKSCOPE_FTRACE_HASH (1U << FORKSCOPE_FTRACE_HASH_BITS)
+#define FORKSCOPE_FTRACE_SEEDS 4096
+static struct forkscope_ftrace_entry forkscope_ftrace_hash[FORKSCOPE_FTRACE_HASH];
+static u64 forkscope_ftrace_seed;
 static bool forkscope_ftrace_registered;
 static bool forkscope_floor;
 static bool forkscope_settling;	/* sites armed alone to see which OPTPROBES optimizes */
 static struct tracepoint *forkscope_tp_exit;
 static bool forkscope_exit_registered;
+static struct tracepoint *forkscope_tp_newtask;
+static bool forkscope_newtask_registered;
+static struct tracepoint *forkscope_tp_exec;
+static bool forkscope_exec_registered;
+/* The span kretprobes, whose pending instances the tracepoints look for. */
+static struct forkscope_hook *forkscope_clone_hook, *forkscope_copy_hook, *forkscope_execve_hook;
 static struct forkscope_hook *forkscope_exit_hook;
 /* Serializes arming: control writers and the delayed disarm. */
 static DEFINE_MUTEX(forkscope_plan_lock);
@@ -224,7 +248,7 @@ NOKPROBE_SYMBOL(forkscope_read_task);
 
 
 /* The hook of the anchor entered at ip (the ftrace call site, addr or past an endbr). */
-static __always_inline struct forkscope_hook *forkscope_ftrace_hook_at(unsigned long ip)
+static __always_inline struct forkscope_hook *forkscope_ftrace_hook_search(unsigned long ip)
 {
 	unsigned int lo = 0, hi = forkscope_nr_ftrace;
 
@@ -240,6 +264,48 @@ static __always_inline struct forkscope_hook *forkscope_ftrace_hook_at(unsigned 
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/* Where ip's entry sits under seed when nothing displaced it: its home slot. */
+static __always_inline unsigned int forkscope_ftrace_home(unsigned long ip, u64 seed)
+{
+	return hash_64(ip ^ seed, FORKSCOPE_FTRACE_HASH_BITS);
+}
+
+static __always_inline unsigned int forkscope_ftrace_slot(unsigned long ip)
+{
+	return forkscope_ftrace_home(ip, forkscope_ftrace_seed);
+}
+
+static __always_inline struct forkscope_hook *forkscope_ftrace_hook_at(unsigned long ip)
+{
+	unsigned int i = forkscope_ftrace_slot(ip), n;
+
+	for (n = 0; n < FORKSCOPE_FTRACE_HASH; n++) {
+		const struct forkscope_ftrace_entry *e = &forkscope_ftrace_hash[i];
+
+		if (e->addr == ip)
+			return e->hook;
+		if (!e->addr)
+			break;
+		i = (i + 1) & (FORKSCOPE_FTRACE_HASH - 1);
+	}
+	/* Another offset into a hooked function than the two hashed. */
+	return forkscope_ftrace_hook_search(ip);
+}
+
+static void forkscope_ftrace_hash_add(unsigned long ip, struct forkscope_hook *hook)
+{
+	unsigned int i = forkscope_ftrace_slot(ip), n;
+
+	for (n = 0; n < FORKSCOPE_FTRACE_HASH; n++) {
+		if (!forkscope_ftrace_hash[i].addr) {
+			forkscope_ftrace_hash[i].hook = hook;
+			forkscope_ftrace_hash[i].addr = ip;
+			return;
+		}
+		i = (i + 1) & (FORKSCOPE_FTRACE_HASH - 1);
+	}
 }
 
 static __always_inline bool forkscope_from_site(const struct forkscope_hook *hook,
@@ -261,13 +327,25 @@ static __always_inline bool forkscope_from_site(const struct forkscope_hook *hoo
  * as an NMI (irqentry_nmi_enter), so in_task() is false there even when
  * the probed code runs in a task; the anchors never run in interrupts.
  */
-static void forkscope_plain_entry(struct forkscope_hook *hook, struct pt_regs *regs,
-				  unsigned long parent_ip, u64 now)
+/* alloc_bprm(int fd, struct filename *filename): names the exec's file. */
+static noinline void forkscope_filename_entry(struct forkscope_hook *hook, struct pt_regs *regs,
+					      u64 now)
 {
 	u64 data[4];
 	struct forkscope_creation_args args;
 	const struct filename *name;
 
+	memset(&args, 0, sizeof(args));
+	name = (const struct filename *)regs_get_kernel_argument(regs, 1);
+	args.filename = name ? name->name : NULL;
+	forkscope_core_on_entry(hook->anchor, current, data, &args, now);
+}
+NOKPROBE_SYMBOL(forkscope_filename_entry);
+
+static __always_inline void forkscope_plain_entry(struct forkscope_hook *hook,
+						  struct pt_regs *regs,
+						  unsigned long parent_ip, u64 now)
+{
 	this_cpu_inc(hook->stats->hits);
 	if (hook->ret == FORKSCOPE_HOOK_CALLSITE && !forkscope_from_site(hook, parent_ip)) {
 		this_cpu_inc(hook->stats->foreign);
@@ -275,22 +353,18 @@ static void forkscope_plain_entry(struct forkscope_hook *hook, struct pt_regs *r
 	}
 	switch (hook->role) {
 	case FORKSCOPE_ROLE_EXEC_FILENAME:
-		/* alloc_bprm(int fd, struct filename *filename) */
-		memset(&args, 0, sizeof(args));
-		name = (const struct filename *)regs_get_kernel_argument(regs, 1);
-		args.filename = name ? name->name : NULL;
-		forkscope_core_on_entry(hook->anchor, current, data, &args, now);
+		forkscope_filename_entry(hook, regs, now);
 		return;
 	case FORKSCOPE_ROLE_STEP:
 	case FORKSCOPE_ROLE_EXIT:
-		forkscope_core_on_entry(hook->anchor, current, data, NULL, now);
+		/* No per-call data: nothing on the stack to clear. */
+		forkscope_core_on_step_entry(hook->anchor, current, now);
 		return;
 	default:
 		/* Starts and copy_process always use kretprobes. */
 		return;
 	}
 }
-NOKPROBE_SYMBOL(forkscope_plain_entry);
 
 static void notrace forkscope_ftrace_entry(unsigned long ip, unsigned long parent_ip,
 					   struct ftrace_ops *op, struct ftrace_regs *fregs)
@@ -347,24 +421,16 @@ static int forkscope_site_return(struct kprobe *kp, struct pt_regs *regs)
 }
 NOKPROBE_SYMBOL(forkscope_site_return);
 
-static int forkscope_rp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* The entries that read arguments: out of line, so a step's entry clears no args on its stack. */
+static noinline int forkscope_rp_entry_args(struct forkscope_hook *hook,
+					    struct kretprobe_instance *ri,
+					    struct pt_regs *regs, u64 now)
 {
-	u64 now = ktime_get_mono_fast_ns();
-	struct forkscope_hook *hook = container_of(get_kretprobe(ri), struct forkscope_hook, rp);
 	struct forkscope_creation_args args;
 	const struct kernel_clone_args *clone_args;
 	const struct filename *name;
 
-	if (forkscope_floor)
-		return 0;	/* keep the return armed, as the real handler does */
-	this_cpu_inc(hook->stats->hits);
-	/* Creations and execs run in task context; anything else is not ours. */
-	if (!in_task())
-		return 1;
 	switch (hook->role) {
-	case FORKSCOPE_ROLE_STEP:
-	case FORKSCOPE_ROLE_EXIT:
-		return forkscope_core_on_entry(hook->anchor, current, ri->data, NULL, now);
 	case FORKSCOPE_ROLE_EXEC_START:
 		forkscope_read_task(&args);
 		return forkscope_core_on_entry(hook->anchor, current, ri->data, &args, now);
@@ -384,24 +450,40 @@ static int forkscope_rp_entry(struct kretprobe_instance *ri, struct pt_regs *reg
 			return forkscope_core_on_entry(hook->anchor, current, ri->data,
 						       NULL, now);
 		break;
+	default:
+		return forkscope_core_on_entry(hook->anchor, current, ri->data, NULL, now);
 	}
 	forkscope_read_creation_args(&args, clone_args);
 	return forkscope_core_on_entry(hook->anchor, current, ri->data, &args, now);
 }
-NOKPROBE_SYMBOL(forkscope_rp_entry);
+NOKPROBE_SYMBOL(forkscope_rp_entry_args);
 
-static int forkscope_rp_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int forkscope_rp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	u64 now = ktime_get_mono_fast_ns();
 	struct forkscope_hook *hook = container_of(get_kretprobe(ri), struct forkscope_hook, rp);
-	unsigned long value = regs_return_value(regs);
+
+	if (forkscope_floor)
+		return 0;	/* keep the return armed, as the real handler does */
+	this_cpu_inc(hook->stats->hits);
+	/* Creations and execs run in task context; anything else is not ours. */
+	if (!in_task())
+		return 1;
+	if (hook->role == FORKSCOPE_ROLE_STEP || hook->role == FORKSCOPE_ROLE_EXIT)
+		return forkscope_core_on_entry(hook->anchor, current, ri->data, NULL, now);
+	return forkscope_rp_entry_args(hook, ri, regs, now);
+}
+NOKPROBE_SYMBOL(forkscope_rp_entry);
+
+/* The returns that read results: out of line, so a step's return clears no facts on its stack. */
+static noinline void forkscope_rp_return_facts(struct forkscope_hook *hook,
+					       struct kretprobe_instance *ri,
+					       unsigned long value, u64 now)
+{
 	struct forkscope_observation seen;
 	struct forkscope_return_facts facts = { 0 };
 	struct task_struct *child;
 
-	if (forkscope_floor)
-		return 0;
-	this_cpu_inc(hook->stats->returns);
 	switch (hook->role) {
 	case FORKSCOPE_ROLE_CREATION_START:
 		/* kernel_clone returns pid_t: only eax is defined. */
@@ -423,12 +505,25 @@ static int forkscope_rp_return(struct kretprobe_instance *ri, struct pt_regs *re
 		facts.retval = (int)value;
 		facts.comm = current->comm;
 		break;
-	case FORKSCOPE_ROLE_STEP:
-	case FORKSCOPE_ROLE_EXEC_FILENAME:
-	case FORKSCOPE_ROLE_EXIT:
+	default:
 		break;
 	}
 	forkscope_core_on_return(hook->anchor, ri->data, &facts, now);
+}
+NOKPROBE_SYMBOL(forkscope_rp_return_facts);
+
+static int forkscope_rp_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	u64 now = ktime_get_mono_fast_ns();
+	struct forkscope_hook *hook = container_of(get_kretprobe(ri), struct forkscope_hook, rp);
+
+	if (forkscope_floor)
+		return 0;
+	this_cpu_inc(hook->stats->returns);
+	if (hook->role == FORKSCOPE_ROLE_STEP)
+		forkscope_core_on_step_return(hook->anchor, ri->data, now);
+	else
+		forkscope_rp_return_facts(hook, ri, regs_return_value(regs), now);
 	return 0;
 }
 NOKPROBE_SYMBOL(forkscope_rp_return);
@@ -437,19 +532,87 @@ NOKPROBE_SYMBOL(forkscope_rp_return);
 static void forkscope_on_exit(void *data, struct task_struct *task)
 {
 	struct forkscope_hook *hook = data;
-	u64 scratch[4];
 
 	if (forkscope_floor)
 		return;
 	this_cpu_inc(hook->stats->hits);
-	forkscope_core_on_entry(hook->anchor, task, scratch, NULL, ktime_get_mono_fast_ns());
+	forkscope_core_on_step_entry(hook->anchor, task, ktime_get_mono_fast_ns());
 }
 NOKPROBE_SYMBOL(forkscope_on_exit);
+
+/*
+ * The calling task's pending instance of hook's kretprobe (its return is
+ * still to fire), or NULL. The list is the task's own: only it (and
+ * interrupts on its stack, which pop what they push) changes it.
+ */
+static struct kretprobe_instance *forkscope_pending(const struct forkscope_hook *hook)
+{
+	struct llist_node *node;
+
+	if (!hook || hook->entry != FORKSCOPE_HOOK_KRETPROBE)
+		return NULL;
+#ifdef CONFIG_KRETPROBE_ON_RETHOOK
+	for (node = READ_ONCE(current->rethooks.first); node; node = READ_ONCE(node->next)) {
+		struct rethook_node *rn = container_of(node, struct rethook_node, llist);
+
+		if (rn->rethook == hook->rp.rh)
+			return container_of(rn, struct kretprobe_instance, node);
+	}
+#else
+	for (node = READ_ONCE(current->kretprobe_instances.first); node;
+	     node = READ_ONCE(node->next)) {
+		struct kretprobe_instance *ri = container_of(node, struct kretprobe_instance, llist);
+
+		if (ri->rph == hook->rp.rph)
+			return ri;
+	}
+#endif
+	return NULL;
+}
+NOKPROBE_SYMBOL(forkscope_pending);
+
+/* Will a pending kretprobe return of the calling task bucket this creation? */
+static bool forkscope_bucketed_at_return(void)
+{
+	struct kretprobe_instance *ri = forkscope_pending(forkscope_clone_hook);
+
+	if (ri)
+		return forkscope_core_buckets_at_return(forkscope_clone_hook->anchor, ri->data);
+	ri = forkscope_pending(forkscope_copy_hook);
+	return ri && forkscope_core_buckets_at_return(forkscope_copy_hook->anchor, ri->data);
+}
+NOKPROBE_SYMBOL(forkscope_bucketed_at_return);
+
+/*
+ * task_newtask: the end of a successful copy_process, every creation once.
+ * One that no armed kretprobe saw begin goes in the disabled bucket here.
+ */
+static void forkscope_on_newtask(void *data, struct task_struct *task, unsigned long clone_flags)
+{
+	if (forkscope_floor)
+		return;
+	forkscope_core_on_new_task(forkscope_bucketed_at_return());
+}
+NOKPROBE_SYMBOL(forkscope_on_newtask);
+
+/* sched_process_exec: a successful exec; counted here if its kretprobe missed it. */
+static void forkscope_on_exec(void *data, struct task_struct *p, pid_t old_pid,
+			      struct linux_binprm *bprm)
+{
+	if (forkscope_floor || forkscope_pending(forkscope_execve_hook))
+		return;
+	forkscope_core_on_unseen_exec();
+}
+NOKPROBE_SYMBOL(forkscope_on_exec);
 
 static void forkscope_find_tracepoint(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))
 		forkscope_tp_exit = tp;
+	else if (!strcmp(tp->name, "task_newtask"))
+		forkscope_tp_newtask = tp;
+	else if (!strcmp(tp->name, "sched_process_exec"))
+		forkscope_tp_exec = tp;
 }
 
 /* A function's size, from kallsyms' "name+0x0/0xsize" (0 if unknown). */
@@ -472,7 +635,8 @@ static unsigned long forkscope_function_size(unsigned long addr)
 /* Does a call to target enter the anchor (at addr, or past its endbr)? */
 static bool forkscope_calls(const struct forkscope_hook *hook, unsigned long target)
 {
-	return target == hook->addr || (hook->entry_has_endbr && target == hook->addr + 4);
+	return target == hook->addr ||
+	       (hook->entry_has_endbr && target == hook->addr + FORKSCOPE_ENDBR_SIZE);
 }
 
 static u8 *forkscope_scan_buf;
@@ -631,6 +795,63 @@ static int forkscope_register_exit(struct forkscope_hook *hook)
 	return err;
 }
 
+/*
+ * An endbr64 at addr, or the NOP 6.12 seals an unused one with at boot
+ * (osp nopl (%rax), gen_endbr_poison; even without CPU IBT): ftrace's call
+ * site is past it either way. Missing the sealed form sent every ftrace
+ * entry of a sealed function to the sorted index (~65 instructions a hit).
+ */
+static bool forkscope_has_endbr(unsigned long addr)
+{
+	u8 b[FORKSCOPE_ENDBR_SIZE];
+
+	return addr && !copy_from_kernel_nofault(b, (void *)addr, sizeof(b)) &&
+	       (!memcmp(b, "\xf3\x0f\x1e\xfa", sizeof(b)) ||
+		!memcmp(b, "\x66\x0f\x1f\x00", sizeof(b)));
+}
+
+/* How many of the ftrace entries' ips (and the calibration target's) miss their home slot under seed. */
+static unsigned int forkscope_ftrace_displaced(u64 seed, unsigned long *used)
+{
+	unsigned long target = forkscope_calib_target_ip();
+	unsigned int i, k, displaced = 0;
+
+	bitmap_zero(used, FORKSCOPE_FTRACE_HASH);
+	for (i = 0; i <= forkscope_nr_ftrace; i++) {
+		unsigned long addr = i < forkscope_nr_ftrace ? forkscope_ftrace_index[i].addr : target;
+		bool endbr = i < forkscope_nr_ftrace ? forkscope_ftrace_index[i].hook->entry_has_endbr :
+						       forkscope_has_endbr(target);
+
+		for (k = 0; k <= endbr; k++) {
+			unsigned int slot = forkscope_ftrace_home(addr + k * FORKSCOPE_ENDBR_SIZE, seed);
+
+			if (__test_and_set_bit(slot, used))
+				displaced++;
+		}
+	}
+	return displaced;
+}
+
+/* The first seed that leaves no entry displaced, else the one that displaces fewest. */
+static void forkscope_ftrace_choose_seed(void)
+{
+	DECLARE_BITMAP(used, FORKSCOPE_FTRACE_HASH);
+	unsigned int best = UINT_MAX, displaced;
+	u64 seed, best_seed = 0;
+
+	for (seed = 0; seed < FORKSCOPE_FTRACE_SEEDS && best; seed++) {
+		displaced = forkscope_ftrace_displaced(seed, used);
+		if (displaced < best) {
+			best = displaced;
+			best_seed = seed;
+		}
+	}
+	forkscope_ftrace_seed = best_seed;
+	if (best)
+		pr_info("forkscope: %u of the ftrace entry lookups take more than one probe (no seed of %u places all %u hooks): their entry bias is a little above the calibrated one\n",
+			best, FORKSCOPE_FTRACE_SEEDS, forkscope_nr_ftrace + 1);
+}
+
 static int forkscope_ftrace_index_cmp(const void *a, const void *b)
 {
 	const struct forkscope_ftrace_entry *x = a, *y = b;
@@ -751,7 +972,6 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 {
 	unsigned int i;
 	u64 available = 0;
-	u8 endbr[4];
 	int err = 0;
 
 	BUILD_BUG_ON(FORKSCOPE_ANCHOR_COUNT > 64);	/* "available" is a u64 */
@@ -785,9 +1005,7 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 			err = -ENOMEM;
 			goto fail;
 		}
-		hook->entry_has_endbr = hook->addr &&
-			!copy_from_kernel_nofault(endbr, (void *)hook->addr, sizeof(endbr)) &&
-			!memcmp(endbr, "\xf3\x0f\x1e\xfa", sizeof(endbr));
+		hook->entry_has_endbr = forkscope_has_endbr(hook->addr);
 	}
 	/* Scan before registering anything, so no probe of ours is in the text. */
 	forkscope_scan_callers();
@@ -821,6 +1039,12 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 			continue;
 		}
 		hook->registered = true;
+		if (hook->entry == FORKSCOPE_HOOK_KRETPROBE && hook->role == FORKSCOPE_ROLE_CREATION_START)
+			forkscope_clone_hook = hook;
+		if (hook->entry == FORKSCOPE_HOOK_KRETPROBE && hook->role == FORKSCOPE_ROLE_COPY_PROCESS)
+			forkscope_copy_hook = hook;
+		if (hook->entry == FORKSCOPE_HOOK_KRETPROBE && hook->role == FORKSCOPE_ROLE_EXEC_START)
+			forkscope_execve_hook = hook;
 		/* do_exit's hook ends spawns whatever the detail: always armed. */
 		hook->armed = hook->role == FORKSCOPE_ROLE_EXIT;
 	}
@@ -837,9 +1061,35 @@ int forkscope_plan_build(int max_inflight, bool floor, enum forkscope_mechanism 
 			forkscope_nr_ftrace++;
 		}
 	}
+	forkscope_ftrace_choose_seed();
+	for (i = 0; i < forkscope_nr_ftrace; i++) {
+		struct forkscope_hook *hook = forkscope_ftrace_index[i].hook;
+
+		forkscope_ftrace_hash_add(hook->addr, hook);
+		if (hook->entry_has_endbr)
+			forkscope_ftrace_hash_add(hook->addr + FORKSCOPE_ENDBR_SIZE, hook);
+	}
 	sort(forkscope_ftrace_index, forkscope_nr_ftrace, sizeof(*forkscope_ftrace_index),
 	     forkscope_ftrace_index_cmp, NULL);
 	forkscope_core_set_available_anchors(available);
+	/*
+	 * Nothing is armed yet: the tracepoints take over counting creations
+	 * and execs, so while disabled no kprobe stays armed.
+	 */
+	if (forkscope_tp_newtask &&
+	    !tracepoint_probe_register(forkscope_tp_newtask, forkscope_on_newtask, NULL)) {
+		forkscope_newtask_registered = true;
+		forkscope_core_set_creations_at_newtask(1);
+	} else {
+		pr_notice("no task_newtask tracepoint: the creation kretprobes stay armed while disabled\n");
+	}
+	if (forkscope_execve_hook && forkscope_tp_exec &&
+	    !tracepoint_probe_register(forkscope_tp_exec, forkscope_on_exec, NULL)) {
+		forkscope_exec_registered = true;
+		forkscope_core_set_execs_at_exec_tp(1);
+	} else {
+		pr_notice("no sched_process_exec tracepoint: do_execveat_common stays armed while disabled\n");
+	}
 	err = forkscope_plan_sync();
 	/* Entries are armed now: the sites left armed by the settling count. */
 	forkscope_settling = false;
@@ -924,6 +1174,27 @@ static int forkscope_ftrace_sync(u64 wanted)
 }
 
 /*
+ * The span kretprobes alone see failures. disarming: is one armed and not
+ * wanted (about to be disarmed)? Otherwise: is one unarmed?
+ */
+static bool forkscope_spans_off(u64 wanted, bool disarming)
+{
+	const struct forkscope_hook *spans[] = {
+		forkscope_clone_hook, forkscope_copy_hook, forkscope_execve_hook,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(spans); i++) {
+		if (!spans[i])
+			continue;
+		if (disarming ? spans[i]->armed && !forkscope_wanted(spans[i], wanted)
+			      : !spans[i]->armed)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Arms what the core wants (forkscope_core_wanted_anchors), disarms the
  * rest: returns are disarmed before entries and armed after them, so a
  * return never fires for a call whose entry was not hooked.
@@ -935,6 +1206,9 @@ static int forkscope_plan_sync_locked(void)
 	int err;
 
 	lockdep_assert_held(&forkscope_plan_lock);
+	/* Paused before a span is disarmed, resumed once all are armed again. */
+	if (forkscope_spans_off(wanted, true))
+		forkscope_core_set_failures_paused(1);
 	for (i = 0; i < forkscope_nr_hooks; i++) {
 		struct forkscope_hook *hook = &forkscope_hooks[i];
 
@@ -962,6 +1236,7 @@ static int forkscope_plan_sync_locked(void)
 			hook->armed = true;
 		}
 	}
+	forkscope_core_set_failures_paused(forkscope_spans_off(wanted, false));
 	return 0;
 fail:
 	pr_warn("arming the probe plan failed: %d\n", err);
@@ -1011,6 +1286,33 @@ int forkscope_plan_follow(void)
 	return 0;
 }
 
+/*
+ * kretprobe instances freed per batch. Unregistering a kretprobe frees all
+ * its instances in one RCU callback, in softirq: 37 kretprobes of 65536 held
+ * a CPU for over 20 s on the debug kernel. Batches of at most this many, each
+ * freed (rcu_barrier) before the next is unregistered, keep every stint short.
+ */
+#define FORKSCOPE_FREE_BATCH 16384
+
+static void forkscope_unregister_kretprobes(struct kretprobe **rps, unsigned int nr)
+{
+	unsigned int i = 0, n;
+	long instances;
+
+	while (i < nr) {
+		instances = 0;
+		for (n = 0; i + n < nr && (n == 0 || instances + rps[i + n]->maxactive <=
+						     FORKSCOPE_FREE_BATCH); n++)
+			instances += rps[i + n]->maxactive;
+		unregister_kretprobes(rps + i, n);
+		i += n;
+		if (i < nr) {
+			rcu_barrier();
+			cond_resched();
+		}
+	}
+}
+
 void forkscope_plan_destroy(void)
 {
 	struct kprobe **kps = NULL;
@@ -1028,9 +1330,16 @@ void forkscope_plan_destroy(void)
 	if (forkscope_exit_registered)
 		tracepoint_probe_unregister(forkscope_tp_exit, forkscope_on_exit,
 					    forkscope_exit_hook);
-	if (forkscope_exit_registered)
+	if (forkscope_newtask_registered)
+		tracepoint_probe_unregister(forkscope_tp_newtask, forkscope_on_newtask, NULL);
+	if (forkscope_exec_registered)
+		tracepoint_probe_unregister(forkscope_tp_exec, forkscope_on_exec, NULL);
+	if (forkscope_exit_registered || forkscope_newtask_registered || forkscope_exec_registered)
 		tracepoint_synchronize_unregister();
 	forkscope_exit_registered = false;
+	forkscope_newtask_registered = false;
+	forkscope_exec_registered = false;
+	forkscope_clone_hook = forkscope_copy_hook = forkscope_execve_hook = NULL;
 	/* Batches: one RCU grace period for all, not one per probe. */
 	kps = kcalloc(forkscope_nr_hooks * (FORKSCOPE_MAX_SITES + 1), sizeof(*kps), GFP_KERNEL);
 	rps = kcalloc(forkscope_nr_hooks, sizeof(*rps), GFP_KERNEL);
@@ -1062,8 +1371,7 @@ void forkscope_plan_destroy(void)
 	}
 	if (nk)
 		unregister_kprobes(kps, nk);
-	if (nr)
-		unregister_kretprobes(rps, nr);
+	forkscope_unregister_kretprobes(rps, nr);
 	kfree(kps);
 	kfree(rps);
 	for (i = 0; i < forkscope_nr_hooks; i++)
@@ -1074,8 +1382,36 @@ out:
 	kfree(forkscope_ftrace_index);
 	forkscope_ftrace_index = NULL;
 	forkscope_nr_ftrace = 0;
+	memset(forkscope_ftrace_hash, 0, sizeof(forkscope_ftrace_hash));
 	vfree(forkscope_scan_buf);
 	forkscope_scan_buf = NULL;
+}
+
+/*
+ * What the plan holds while loaded, computed from what it allocated: every
+ * registered kretprobe's maxactive instances (each as its slab stores it),
+ * and its own tables (the hooks with their kprobes, the ftrace index, the
+ * per-CPU hit counters). The kernel's own kprobe pages are not counted.
+ */
+void forkscope_plan_memory(u64 *kretprobe_bytes, u64 *plan_bytes)
+{
+	u64 instance = forkscope_kretprobe_instance_bytes(forkscope_core_probe_data_size());
+	unsigned int i;
+
+	*kretprobe_bytes = 0;
+	*plan_bytes = 0;
+	if (!forkscope_hooks)
+		return;
+	for (i = 0; i < forkscope_nr_hooks; i++) {
+		const struct forkscope_hook *hook = &forkscope_hooks[i];
+
+		if (hook->registered && hook->entry == FORKSCOPE_HOOK_KRETPROBE)
+			*kretprobe_bytes += (u64)hook->rp.maxactive * instance;
+	}
+	*plan_bytes = kmalloc_size_roundup(forkscope_nr_hooks * sizeof(*forkscope_hooks)) +
+		      kmalloc_size_roundup(forkscope_nr_hooks * sizeof(*forkscope_ftrace_index)) +
+		      (u64)forkscope_nr_hooks * num_possible_cpus() *
+		      sizeof(struct forkscope_hook_stats);
 }
 
 unsigned int forkscope_plan_health(struct forkscope_probe_health *out, unsigned int max)
@@ -1116,4 +1452,126 @@ unsigned int forkscope_plan_health(struct forkscope_probe_health *out, unsigned 
 		}
 	}
 	return n;
+}
+
+/*
+ * The calibration's hook (calibrate.c): a hook of its own on the
+ * calibration target, for a fork step anchor of the core's, whose hits run
+ * the real handlers (forkscope_ftrace_entry, forkscope_kprobe_entry,
+ * forkscope_rp_entry, forkscope_rp_return and the core behind them) on the
+ * calibration's own in-flight record. The target is in the ftrace hash
+ * while the hook exists, so the ftrace callback finds it as it finds an
+ * anchor. Only the call site differs: it finds its hook by its kprobe, not
+ * in forkscope_hooks[] (whose counters it must not touch).
+ */
+static struct forkscope_hook *forkscope_calib_hook;
+/* The hash slots the target took (-1: none), cleared when the hook goes. */
+static int forkscope_calib_hash_slot[2] = { -1, -1 };
+
+static int forkscope_calib_site_return(struct kprobe *kp, struct pt_regs *regs)
+{
+	u64 now = ktime_get_mono_fast_ns();
+	struct forkscope_site *site = container_of(kp, struct forkscope_site, kp);
+	struct forkscope_hook *hook = container_of(site, struct forkscope_hook, sites[0]);
+
+	if (forkscope_floor || forkscope_settling)
+		return 0;
+	this_cpu_inc(hook->stats->returns);
+	forkscope_core_on_site_return(site->anchor, current, now);
+	return 0;
+}
+NOKPROBE_SYMBOL(forkscope_calib_site_return);
+
+int forkscope_plan_calib_rp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return forkscope_rp_entry(ri, regs);
+}
+NOKPROBE_SYMBOL(forkscope_plan_calib_rp_entry);
+
+forkscope_ftrace_cb forkscope_plan_calib_ftrace_func(void)
+{
+	return forkscope_ftrace_entry;
+}
+
+/*
+ * Into the first free slot of ip's probe sequence: the plan's entries were
+ * all added before (at build), so none depends on this slot being taken
+ * and clearing it later breaks no chain. Readers see hook before addr.
+ */
+static int forkscope_calib_hash_add(unsigned long ip, struct forkscope_hook *hook)
+{
+	unsigned int i = forkscope_ftrace_slot(ip), n;
+
+	for (n = 0; n < FORKSCOPE_FTRACE_HASH; n++) {
+		if (!forkscope_ftrace_hash[i].addr) {
+			WRITE_ONCE(forkscope_ftrace_hash[i].hook, hook);
+			smp_wmb();	/* a callback that sees the address sees the hook */
+			WRITE_ONCE(forkscope_ftrace_hash[i].addr, ip);
+			return i;
+		}
+		i = (i + 1) & (FORKSCOPE_FTRACE_HASH - 1);
+	}
+	return -1;
+}
+
+/* anchor: from forkscope_core_calib_begin; site: the instruction after the target's call. */
+int forkscope_plan_calib_hook_new(unsigned int anchor, unsigned long target, unsigned long site,
+				  struct forkscope_calib_probes *out)
+{
+	struct forkscope_hook *hook = kzalloc(sizeof(*hook), GFP_KERNEL);
+
+	if (!hook)
+		return -ENOMEM;
+	hook->stats = alloc_percpu(struct forkscope_hook_stats);
+	if (!hook->stats) {
+		kfree(hook);
+		return -ENOMEM;
+	}
+	hook->anchor = anchor;
+	hook->role = FORKSCOPE_ROLE_STEP;
+	hook->addr = target;
+	hook->entry = FORKSCOPE_HOOK_FTRACE;
+	hook->ret = FORKSCOPE_HOOK_CALLSITE;
+	hook->site_addr[0] = site;
+	hook->nr_sites = site ? 1 : 0;
+	hook->sites[0].anchor = anchor;
+	hook->sites[0].kp.addr = (kprobe_opcode_t *)site;
+	hook->sites[0].kp.pre_handler = forkscope_calib_site_return;
+	hook->entry_kp.addr = (kprobe_opcode_t *)target;
+	hook->entry_kp.pre_handler = forkscope_kprobe_entry;
+	hook->rp.kp.addr = (kprobe_opcode_t *)target;
+	hook->rp.entry_handler = forkscope_rp_entry;
+	hook->rp.handler = forkscope_rp_return;
+	hook->rp.data_size = forkscope_core_probe_data_size();
+	hook->rp.maxactive = 4;
+	hook->entry_has_endbr = forkscope_has_endbr(target);
+	forkscope_calib_hash_slot[0] = forkscope_calib_hash_add(target, hook);
+	if (hook->entry_has_endbr)
+		forkscope_calib_hash_slot[1] = forkscope_calib_hash_add(target + FORKSCOPE_ENDBR_SIZE,
+									hook);
+	out->entry_kp = &hook->entry_kp;
+	out->site_kp = site ? &hook->sites[0].kp : NULL;
+	out->rp = &hook->rp;
+	forkscope_calib_hook = hook;
+	return 0;
+}
+
+/* After every probe of it is unregistered (no callback can still see it). */
+void forkscope_plan_calib_hook_free(void)
+{
+	struct forkscope_hook *hook = forkscope_calib_hook;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(forkscope_calib_hash_slot); i++) {
+		int slot = forkscope_calib_hash_slot[i];
+
+		if (slot >= 0)
+			WRITE_ONCE(forkscope_ftrace_hash[slot].addr, 0);
+		forkscope_calib_hash_slot[i] = -1;
+	}
+	forkscope_calib_hook = NULL;
+	if (!hook)
+		return;
+	free_percpu(hook->stats);
+	kfree(hook);
 }

@@ -50,12 +50,13 @@ if [ -n "$want" ] && [ "$want" = "$got" ]; then
 else
 	bad "forkscope report --kind fork: '$got', stats: '$want'"; head -n 4 /tmp/report-live.txt
 fi
-$F hist dup_mmap >/tmp/hist.txt
-if grep -q '^@dup_mmap (ns, ' /tmp/hist.txt &&
-	[ "$(awk '/^@dup_mmap \(/ { on = 1 } on && /^$/ { exit } on' $D/hist | head -n 5)" = "$(head -n 5 /tmp/hist.txt)" ]; then
-	ok "forkscope hist dup_mmap equals the hist file's block"
+# copy_creds: a direct stage on every kernel (6.12 inlines dup_mmap).
+$F hist copy_creds >/tmp/hist.txt
+if grep -q '^@copy_creds (ns, ' /tmp/hist.txt &&
+	[ "$(awk '/^@copy_creds \(/ { on = 1 } on && /^$/ { exit } on' $D/hist | head -n 5)" = "$(head -n 5 /tmp/hist.txt)" ]; then
+	ok "forkscope hist copy_creds equals the hist file's block"
 else
-	bad "forkscope hist dup_mmap"
+	bad "forkscope hist copy_creds"
 fi
 
 # record -- cmd: exactly the command's creations, its exit status, state restored.
@@ -107,7 +108,7 @@ $F diff /tmp/rec.jsonl /tmp/rec2.jsonl >/tmp/diff.txt 2>&1 && grep -q '^total ' 
 $F export --perfetto /tmp/rec.json /tmp/rec.jsonl 2>/dev/null && grep -q '"traceEvents"' /tmp/rec.json &&
 	ok "export --perfetto ($(wc -c </tmp/rec.json) bytes)" || bad "export --perfetto"
 $F export --folded /tmp/rec.folded /tmp/rec.jsonl 2>/dev/null &&
-	grep -q ';fork;kernel_clone;copy_process;dup_mmap ' /tmp/rec.folded &&
+	grep -q ';fork;kernel_clone;copy_process;copy_creds ' /tmp/rec.folded &&
 	ok "export --folded ($(wc -l </tmp/rec.folded) stacks)" || bad "export --folded"
 $F plot --svg /tmp/rec.svg /tmp/rec.jsonl 2>/dev/null && grep -q '</svg>' /tmp/rec.svg &&
 	ok "plot --svg" || bad "plot --svg"

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -91,6 +92,29 @@ TEST(Records, ParseTheGuestsRecordsFile) {
   // Stages keep the records' (stage-map) order.
   EXPECT_EQ(recs[0].stages.front().first, "dup_task_struct");
   EXPECT_EQ(recs[0].stages.back().first, "between_calls");
+}
+
+TEST(Records, CompletionOrderIsEndThenCpuThenCount) {
+  auto id = [](std::uint64_t count, std::uint64_t cpu) {
+    return count << FORKSCOPE_SEQ_CPU_BITS | cpu;
+  };
+  // A fork without end_ns (an older recording): its last boundary.
+  Record old_fork = parse_record(fork_line(id(7, 0), 1, 2, 1000, 30));
+  EXPECT_EQ(old_fork.end_ns, 1000u + 150u);
+  std::string with_end = fork_line(id(1, 1), 1, 3, 1000, 30);
+  with_end.insert(with_end.find(",\"stages\""), ",\"end_ns\":1150");
+  Record fork = parse_record(with_end);
+  EXPECT_EQ(fork.end_ns, 1150u);
+  Record spawn = parse_record(spawn_line(id(8, 0), 1, 2, 650));  // ends at 1150 too
+  EXPECT_EQ(spawn.end_ns, 1150u);
+  Record exec = parse_record(exec_line(id(2, 1), 2, 1000));  // ends at 1100
+  // exec first (earlier end); then CPU 0 before CPU 1; on CPU 0, count 7 before 8.
+  std::vector<Record> recs{fork, spawn, exec, old_fork};
+  std::sort(recs.begin(), recs.end(),
+            [](const Record& a, const Record& b) { return a.order_key() < b.order_key(); });
+  std::vector<std::uint64_t> ids;
+  for (const Record& r : recs) ids.push_back(r.seq);
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{id(2, 1), id(7, 0), id(8, 0), id(1, 1)}));
 }
 
 TEST(Records, BadLinesAreNamed) {

@@ -78,6 +78,15 @@ std::atomic<int> g_reader_notifications;
 void note_reader_notified() { ++g_reader_notifications; }
 int reader_notifications() { return g_reader_notifications.load(); }
 
+std::atomic<int> g_calibrations;
+std::atomic<int> g_calibrate_result{0};
+int note_calibration() {
+  ++g_calibrations;
+  return g_calibrate_result.load();
+}
+int calibrations() { return g_calibrations.load(); }
+void set_calibrate_result(int result) { g_calibrate_result = result; }
+
 void set_events_enabled(bool enabled) { g_events_enabled = enabled; }
 std::vector<forkscope_event_view> take_events() {
   std::lock_guard<std::mutex> guard(g_events.mutex);
@@ -111,6 +120,11 @@ void* forkscope_platform_alloc(forkscope_size_t size) {
   return std::aligned_alloc(16, (size + 15) & ~forkscope_size_t{15});
 }
 
+// What aligned_alloc was asked for (16-byte granules).
+forkscope_size_t forkscope_platform_footprint(const void*, forkscope_size_t size) {
+  return (size + 15) & ~forkscope_size_t{15};
+}
+
 void forkscope_platform_free(void* ptr) {
   if (ptr == nullptr) return;
   {
@@ -134,6 +148,8 @@ void forkscope_platform_log(enum forkscope_log_level, const char* text) { g_log.
 void forkscope_platform_warn(const char* what) { g_warnings.add(what); }
 
 void forkscope_platform_notify_readers(void) { host::note_reader_notified(); }
+
+int forkscope_platform_calibrate(void) { return host::note_calibration(); }
 
 int forkscope_platform_events_enabled(void) { return g_events_enabled ? 1 : 0; }
 void forkscope_platform_emit(const struct forkscope_event_view* view) {

@@ -22,6 +22,10 @@ void set_fake_time_ns(unsigned long long ns);
 
 // How often the core woke trace_pipe readers.
 int reader_notifications();
+// forkscope_platform_calibrate: counts its calls and returns the result set here (0).
+int note_calibration();
+int calibrations();
+void set_calibrate_result(int result);
 void note_reader_notified();
 
 // What forkscope_platform_events_enabled() reports (default false), and the

@@ -117,7 +117,8 @@ TEST(Control, AcceptsEachCommand) {
 }
 
 TEST(Control, RejectsMalformedWritesAndKeepsState) {
-  const char* kUnknown = "unknown command (enable, disable, reset, sample N, detail LEVEL)";
+  const char* kUnknown =
+      "unknown command (enable, disable, reset, sample N, detail LEVEL, calibrate)";
   const char* kExtra = "unexpected text after the command: one command per write";
   const char* kSample = "sample needs a number from 1 to 1000000";
   const char* kDigits = "number must be plain decimal digits";
@@ -465,6 +466,8 @@ std::string control_text(const ControlCommand& c) {
       return "sample " + std::to_string(c.sample_every);
     case Op::kDetail:
       return std::string("detail ") + detail_name(c.detail);
+    case Op::kCalibrate:
+      return "calibrate";
   }
   return "?";
 }
@@ -497,6 +500,7 @@ std::string random_input(std::mt19937& rng) {
       "\t",        "\n",        "\r",
       "\xff",      "x",         "sample 5",
       "pid=1",     "kind=fork", "comm=a",
+      "calibrate",
   };
   std::string s;
   switch (rng() % 5) {

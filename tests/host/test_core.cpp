@@ -7,11 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "platform_host.h"
 
 namespace {
+
+// The id of the n-th record finished on cpu (FORKSCOPE_SEQ_CPU_BITS).
+std::string seq(unsigned long long n, unsigned int cpu = 0) {
+  return std::to_string(n << FORKSCOPE_SEQ_CPU_BITS | cpu);
+}
 
 forkscope_core_config small_config() { return forkscope_core_config{64, 32, 4, 64, nullptr}; }
 
@@ -43,7 +50,8 @@ forkscope_cxxrt_stats rt_stats() {
 }
 
 std::string render(forkscope_file file) {
-  forkscope_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test"};
+  // The glue's share of memory_bytes: kretprobe instances and plan tables.
+  forkscope_build_info info{"6.1.0-test", "6.1.0-built", "gcc-test", 40960, 1536};
   forkscope_probe_health probes[64] = {};
   unsigned int n = forkscope_core_anchor_count();
   EXPECT_LE(n, std::size(probes));
@@ -142,14 +150,18 @@ TEST_F(CoreTest, AForkShowsUpInEveryFile) {
       << counters;
   EXPECT_NE(counters.find("detail all\n"), std::string::npos);
   std::string trace = render(FORKSCOPE_FILE_TRACE);
-  EXPECT_EQ(
-      trace.rfind(
-          "#1 fork bash[42/42] -> 43 cpu0->0 flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD",
-          0),
-      0u)
+  EXPECT_EQ(trace.rfind("#" + seq(1) +
+                            " fork bash[42/42] -> 43 cpu0->0 "
+                            "flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD",
+                        0),
+            0u)
       << trace;
   std::string json = render(FORKSCOPE_FILE_RECORDS);
-  EXPECT_NE(json.find("\"seq\":1,\"event\":\"fork\",\"kind\":\"fork\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"seq\":" + seq(1) + ",\"event\":\"fork\",\"kind\":\"fork\""),
+            std::string::npos)
+      << json;
+  // The completion time: the last boundary, start plus total.
+  EXPECT_NE(json.find("\"end_ns\":" + std::to_string(now_) + ","), std::string::npos) << json;
   EXPECT_NE(json.find("\"stages\":{\"dup_task_struct\":100,\"copy_creds\":100,"), std::string::npos)
       << json;
   EXPECT_EQ(json.back(), '\n');
@@ -158,9 +170,120 @@ TEST_F(CoreTest, AForkShowsUpInEveryFile) {
   EXPECT_NE(json.find("\"observed\":\"mm=copied"), std::string::npos) << json;
   EXPECT_NE(render(FORKSCOPE_FILE_STATS).find("== kind fork: 1 creations"), std::string::npos);
   EXPECT_NE(render(FORKSCOPE_FILE_HIST).find("@dup_mmap (ns, 1 creations"), std::string::npos);
-  EXPECT_NE(render(FORKSCOPE_FILE_SLOWEST).find("#1 fork bash[42/42]"), std::string::npos);
+  EXPECT_NE(render(FORKSCOPE_FILE_SLOWEST).find("#" + seq(1) + " fork bash[42/42]"),
+            std::string::npos);
   std::string stages = render(FORKSCOPE_FILE_STAGES);
   EXPECT_NE(stages.find("dup_mmap                direct  measured"), std::string::npos) << stages;
+}
+
+// Every crossing the same bias: post after each entry, pre before each return.
+forkscope_boundary_bias uniform_bias(long long entry_post, long long ret_pre, long long spread) {
+  forkscope_boundary_bias bias{};
+  for (unsigned int a = 0; a < FORKSCOPE_ANCHOR_COUNT; ++a) {
+    bias.entry[a] = forkscope_crossing_bias{7, entry_post, 1, spread};
+    bias.ret[a] = forkscope_crossing_bias{ret_pre, 9, spread, 1};
+  }
+  return bias;
+}
+
+// The numbers of a stats_net row: count raw_mean raw_p50 bias net_mean net_p50 spread within.
+std::vector<long long> net_row(const std::string& text, const std::string& stage) {
+  std::vector<long long> v;
+  size_t at = text.find("\n" + stage + " ");
+  if (at == std::string::npos) return v;
+  std::istringstream line(text.substr(at + 1 + stage.size(), text.find('\n', at + 1) - at));
+  long long x;
+  while (line >> x) v.push_back(x);
+  return v;
+}
+
+// "key value" after `key ` in the first sums line.
+long long sums_value(const std::string& text, const std::string& key) {
+  size_t at = text.find("sums ");
+  at = text.find(" " + key + " ", at);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + key.size() + 2));
+}
+
+TEST_F(CoreTest, BiasReachesStatsNetAndRecordsWhichKeepTheirRawValues) {
+  for (int i = 0; i < 3; ++i) simulate_fork(&task_, 42, 43 + i, now_);
+  std::string before = render(FORKSCOPE_FILE_STATS_NET);
+  EXPECT_NE(before.find("calibration none"), std::string::npos) << before;
+  std::vector<long long> row = net_row(before, "copy_creds");
+  ASSERT_EQ(row.size(), 8u) << before;
+  EXPECT_EQ(row[0], 3);    // count
+  EXPECT_EQ(row[1], 100);  // raw mean: 100 ns between the fake probes
+  EXPECT_EQ(row[3], 0);    // no bias yet
+  EXPECT_EQ(row[4], 100);  // net = raw
+  EXPECT_EQ(render(FORKSCOPE_FILE_TRACE).find(" | bias_ns"), std::string::npos);
+
+  forkscope_boundary_bias bias = uniform_bias(20, 30, 5);
+  ASSERT_EQ(forkscope_core_set_boundary_bias(&bias, sizeof(bias)), 0);
+  std::string net = render(FORKSCOPE_FILE_STATS_NET);
+  EXPECT_NE(net.find("calibration 1\n"), std::string::npos) << net;
+  row = net_row(net, "copy_creds");
+  ASSERT_EQ(row.size(), 8u) << net;
+  EXPECT_EQ(row[1], 100);
+  EXPECT_EQ(row[3], 50);  // copy_creds entry's post + its return's pre
+  EXPECT_EQ(row[4], 50);
+  EXPECT_EQ(row[5], 50);
+  EXPECT_EQ(row[6], 10);  // the two spreads
+  EXPECT_EQ(row[7], 0);   // 50 > 10: not within
+  std::vector<long long> total = net_row(net, "total");
+  ASSERT_EQ(total.size(), 8u) << net;
+  EXPECT_LT(total[4], total[1]);
+  EXPECT_EQ(sums_value(net, "raw_stages_ns"), sums_value(net, "raw_total_ns"));
+  EXPECT_EQ(sums_value(net, "net_stages_unclamped_ns"), sums_value(net, "net_total_unclamped_ns"));
+  EXPECT_EQ(sums_value(net, "net_total_unclamped_ns"),
+            sums_value(net, "raw_total_ns") - sums_value(net, "bias_ns"));
+  EXPECT_EQ(sums_value(net, "clamped_ns"), 0);
+  std::string json = render(FORKSCOPE_FILE_RECORDS);
+  EXPECT_NE(json.find("\"stages\":{\"dup_task_struct\":100,\"copy_creds\":100,"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"bias_ns\":{\"dup_task_struct\":"), std::string::npos) << json;
+  EXPECT_NE(json.find(",\"copy_creds\":50,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"calibration\":1"), std::string::npos) << json;
+  std::string trace = render(FORKSCOPE_FILE_TRACE);
+  EXPECT_NE(trace.find(" copy_creds=100ns"), std::string::npos) << trace;
+  EXPECT_NE(trace.find(" | bias_ns dup_task_struct="), std::string::npos) << trace;
+  EXPECT_NE(trace.find(" copy_creds=50 "), std::string::npos) << trace;
+
+  // A new calibration while the records exist: they are read with it.
+  bias = uniform_bias(60, 70, 5);
+  ASSERT_EQ(forkscope_core_set_boundary_bias(&bias, sizeof(bias)), 0);
+  net = render(FORKSCOPE_FILE_STATS_NET);
+  EXPECT_NE(net.find("calibration 2\n"), std::string::npos) << net;
+  row = net_row(net, "copy_creds");
+  ASSERT_EQ(row.size(), 8u) << net;
+  EXPECT_EQ(row[1], 100);  // raw unchanged
+  EXPECT_EQ(row[3], 130);
+  EXPECT_EQ(row[4], 0);  // clamped
+  EXPECT_EQ(row[7], 3);  // 0 <= 10: within, in every record
+  EXPECT_NE(net.find("\ncopy_creds "), std::string::npos);
+  EXPECT_NE(net.substr(net.find("\ncopy_creds ")).find("within_spread\n"), std::string::npos);
+  EXPECT_GT(sums_value(net, "clamped_ns"), 0);
+  EXPECT_EQ(sums_value(net, "net_stages_ns"),
+            sums_value(net, "net_total_unclamped_ns") + sums_value(net, "clamped_ns"));
+  json = render(FORKSCOPE_FILE_RECORDS);
+  EXPECT_NE(json.find("\"copy_creds\":100,"), std::string::npos) << json;
+  EXPECT_NE(json.find(",\"copy_creds\":130,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"calibration\":2"), std::string::npos) << json;
+}
+
+TEST_F(CoreTest, BoundaryBiasRefusesWhatIsOutOfRangeAndKeepsItsTable) {
+  forkscope_boundary_bias bias = uniform_bias(20, 30, 5);
+  EXPECT_EQ(forkscope_core_set_boundary_bias(&bias, sizeof(bias) - 8), -FORKSCOPE_EINVAL);
+  EXPECT_EQ(forkscope_core_set_boundary_bias(nullptr, sizeof(bias)), -FORKSCOPE_EINVAL);
+  bias.ret[3].pre_ns = 2000000000LL;  // 2 s: no hook costs that
+  EXPECT_EQ(forkscope_core_set_boundary_bias(&bias, sizeof(bias)), -FORKSCOPE_EINVAL);
+  EXPECT_NE(render(FORKSCOPE_FILE_STATS_NET).find("calibration none"), std::string::npos);
+  // A negative median is noise: no bias, never a net above raw.
+  bias = uniform_bias(-40, -40, -3);
+  ASSERT_EQ(forkscope_core_set_boundary_bias(&bias, sizeof(bias)), 0);
+  simulate_fork(&task_, 42, 43, now_);
+  std::vector<long long> row = net_row(render(FORKSCOPE_FILE_STATS_NET), "copy_creds");
+  ASSERT_EQ(row.size(), 8u);
+  EXPECT_EQ(row[3], 0);
+  EXPECT_EQ(row[4], row[1]);
 }
 
 TEST_F(CoreTest, ControlAndFilterWritesApplyOrExplain) {
@@ -171,6 +294,19 @@ TEST_F(CoreTest, ControlAndFilterWritesApplyOrExplain) {
   ASSERT_NE(why, nullptr);
   EXPECT_EQ(render(FORKSCOPE_FILE_CONTROL).rfind("disabled sample 1\n", 0), 0u);  // unchanged
   EXPECT_EQ(forkscope_core_control("enable", 6, &why), 0);
+  // calibrate goes to the platform once per write; its failure is an EINVAL with a reason.
+  int calibrations = host::calibrations();
+  EXPECT_EQ(forkscope_core_control("calibrate\n", 10, &why), 0);
+  EXPECT_EQ(host::calibrations(), calibrations + 1);
+  EXPECT_EQ(forkscope_core_control("calibrate now", 13, &why), -FORKSCOPE_EINVAL);
+  EXPECT_EQ(host::calibrations(), calibrations + 1);
+  host::set_calibrate_result(-FORKSCOPE_EINVAL);
+  why = nullptr;
+  EXPECT_EQ(forkscope_core_control("calibrate", 9, &why), -FORKSCOPE_EINVAL);
+  ASSERT_NE(why, nullptr);
+  EXPECT_NE(std::string(why).find("calibration failed"), std::string::npos);
+  host::set_calibrate_result(0);
+  EXPECT_EQ(render(FORKSCOPE_FILE_CONTROL).rfind("enabled sample 1\n", 0), 0u);  // unchanged
   EXPECT_EQ(forkscope_core_set_filter("kind=vfork pid=9", 16, &why), 0);
   EXPECT_EQ(render(FORKSCOPE_FILE_FILTER), "pid=9 kind=vfork\n");
   EXPECT_EQ(forkscope_core_set_filter("pid=x", 5, &why), -FORKSCOPE_EINVAL);
@@ -189,9 +325,9 @@ TEST_F(CoreTest, ConsumeGivesWholeLinesOnceInOrder) {
   forkscope_s64 n = forkscope_core_consume(buffer.data(), buffer.size());
   ASSERT_GT(n, 0);
   std::string text(buffer.data(), n);
-  EXPECT_EQ(text.rfind("#1 ", 0), 0u);
-  EXPECT_NE(text.find("\n#2 "), std::string::npos);
-  EXPECT_NE(text.find("\n#3 "), std::string::npos);
+  EXPECT_EQ(text.rfind("#" + seq(1) + " ", 0), 0u);
+  EXPECT_NE(text.find("\n#" + seq(2) + " "), std::string::npos);
+  EXPECT_NE(text.find("\n#" + seq(3) + " "), std::string::npos);
   EXPECT_EQ(forkscope_core_has_unconsumed(), 0);
   EXPECT_EQ(forkscope_core_consume(buffer.data(), buffer.size()), 0);
   EXPECT_NE(render(FORKSCOPE_FILE_COUNTERS).find("consumed 3\n"), std::string::npos);
@@ -215,6 +351,23 @@ TEST_F(CoreTest, VersionShowsStaticInitAndConfig) {
   // glibc ran the host binary's constructors once; cxxrt was never asked to.
   EXPECT_NE(text.find("cxxrt_static_init_runs 1\n"), std::string::npos);
   EXPECT_NE(text.find("ring_records_per_cpu 32\n"), std::string::npos);
+}
+
+// The value on a "key value" line of a rendered file (-1 if absent).
+long long field(const std::string& text, const std::string& key) {
+  std::size_t at = text.find("\n" + key + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + key.size() + 2));
+}
+
+TEST_F(CoreTest, VersionMemoryIsTheHeapPlusTheGluesShare) {
+  std::string text = render(FORKSCOPE_FILE_VERSION);
+  long long heap = field(text, "memory_heap_bytes");
+  // The allocator's footprint: the requested bytes plus headers and rounding.
+  ASSERT_GT(heap, field(text, "cxxrt_live_bytes"));
+  EXPECT_EQ(field(text, "memory_kretprobe_bytes"), 40960);
+  EXPECT_EQ(field(text, "memory_plan_bytes"), 1536);
+  EXPECT_EQ(field(text, "memory_bytes"), heap + 40960 + 1536);
 }
 
 TEST(CoreInit, FailsCleanlyAtEveryAllocationPoint) {
@@ -273,3 +426,72 @@ TEST(CoreInit, EventsAndReadsBeforeInitAreHarmless) {
 }
 
 }  // namespace
+
+namespace {
+
+forkscope_load_cost cost_of(const forkscope_core_config& config, unsigned long long probe_bytes,
+                            unsigned long long ram, int* err) {
+  forkscope_load_cost cost{};
+  *err = forkscope_core_load_cost(&config, probe_bytes, ram, 16, 65536, &cost);
+  return cost;
+}
+
+}  // namespace
+
+TEST(LoadBudget, EngineBytesAreWhatInitAllocates) {
+  const forkscope_core_config configs[] = {
+      small_config(), {1024, 1024, 16, 4096, nullptr}, {4096, 4096, 1024, 4096, nullptr}};
+  for (const forkscope_core_config& config : configs) {
+    int err = 0;
+    forkscope_load_cost cost = cost_of(config, 0, 1ULL << 40, &err);
+    forkscope_cxxrt_stats before = rt_stats();
+    ASSERT_EQ(forkscope_core_init(&config), 0);
+    unsigned long long used = rt_stats().live_bytes - before.live_bytes;
+    forkscope_core_exit();
+    // Never less than init takes; more only by alignment and array headers.
+    EXPECT_GE(cost.engine_bytes, used) << "ring " << config.ring_records;
+    EXPECT_LE(cost.engine_bytes, used + used / 100 + 4096) << "ring " << config.ring_records;
+    EXPECT_GT(cost.reading_bytes, 0u);
+  }
+}
+
+TEST(LoadBudget, TheLimitIsTheSmallerOfTheCapAndAnEighthOfRam) {
+  int err = 0;
+  forkscope_core_config config = small_config();
+  EXPECT_EQ(cost_of(config, 0, 1ULL << 30, &err).limit_bytes, (1ULL << 30) / 8);
+  EXPECT_EQ(cost_of(config, 0, 2ULL << 30, &err).limit_bytes, 256ULL << 20);
+  EXPECT_EQ(cost_of(config, 0, 64ULL << 30, &err).limit_bytes, 256ULL << 20);
+  EXPECT_EQ(cost_of(config, 0, 0, &err).limit_bytes, 0u);
+  EXPECT_EQ(err, -FORKSCOPE_EINVAL);  // nothing fits in no RAM
+}
+
+TEST(LoadBudget, RefusesBeyondTheLimitAndNamesTheLargestRingThatFits) {
+  host::set_nr_cpu_ids(2);
+  int err = 0;
+  const unsigned long long ram = 2ULL << 30;
+  forkscope_core_config config{8192, 65536, 1024, 4096, nullptr};
+  forkscope_load_cost cost = cost_of(config, 1 << 20, ram, &err);
+  EXPECT_EQ(err, -FORKSCOPE_EINVAL);
+  EXPECT_GT(cost.total_bytes, cost.limit_bytes);
+  EXPECT_EQ(cost.total_bytes, cost.engine_bytes + cost.reading_bytes + cost.probe_bytes);
+  ASSERT_GT(cost.fitting_ring, 16u);
+  ASSERT_LT(cost.fitting_ring, 65536u);
+  // The edge: the ring named fits, one more record per CPU does not.
+  config.ring_records = cost.fitting_ring;
+  forkscope_load_cost edge = cost_of(config, 1 << 20, ram, &err);
+  EXPECT_EQ(err, 0);
+  EXPECT_LE(edge.total_bytes, edge.limit_bytes);
+  config.ring_records = cost.fitting_ring + 1;
+  forkscope_load_cost beyond = cost_of(config, 1 << 20, ram, &err);
+  EXPECT_EQ(err, -FORKSCOPE_EINVAL);
+  EXPECT_GT(beyond.total_bytes, beyond.limit_bytes);
+  // Probes alone beyond the limit: no ring fits.
+  EXPECT_EQ(cost_of(config, 300ULL << 20, ram, &err).fitting_ring, 0u);
+  EXPECT_EQ(err, -FORKSCOPE_EINVAL);
+  // Saturating, never wrapping: absurd sizes are refused, not accepted.
+  host::set_nr_cpu_ids(1u << 30);
+  config.ring_records = 65536;
+  EXPECT_EQ(cost_of(config, ~0ULL, ram, &err).total_bytes, ~0ULL);
+  EXPECT_EQ(err, -FORKSCOPE_EINVAL);
+  host::set_nr_cpu_ids(4);
+}

@@ -26,11 +26,15 @@ TEST(Cxxrt, CountsLiveAllocationsAndBytes) {
   forkscope_cxxrt_stats during = stats();
   EXPECT_EQ(during.live_allocs, before.live_allocs + 2);
   EXPECT_EQ(during.live_bytes, before.live_bytes + 128);
+  // The footprint: each block with its 32-byte header, as the host
+  // allocator rounds it (16-byte granules): 100 + 32 -> 144, 28 + 32 -> 64.
+  EXPECT_EQ(during.live_footprint_bytes, before.live_footprint_bytes + 144 + 64);
   forkscope_cxxrt_free(a);
   forkscope_cxxrt_free(b);
   forkscope_cxxrt_stats after = stats();
   EXPECT_EQ(after.live_allocs, before.live_allocs);
   EXPECT_EQ(after.live_bytes, before.live_bytes);
+  EXPECT_EQ(after.live_footprint_bytes, before.live_footprint_bytes);
   EXPECT_EQ(after.allocs, before.allocs + 2);
 }
 

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,7 +88,10 @@ TEST_F(EngineTest, TracksAForkIntoOneRecordWithExactStages) {
   auto recs = records();
   ASSERT_EQ(recs.size(), 1u);
   const Record& r = recs[0];
-  EXPECT_EQ(r.seq, 1u);
+  EXPECT_EQ(seq_cpu(r.seq), 0u);    // finished on CPU 0...
+  EXPECT_EQ(seq_count(r.seq), 1u);  // ...its first record
+  EXPECT_EQ(r.end_ns, r.boundary_ns[kKernelCloneReturn]);
+  EXPECT_EQ(r.end_ns, clock_);
   EXPECT_EQ(r.kind, Kind::kFork);
   EXPECT_EQ(r.parent_pid, 42);
   EXPECT_STREQ(r.comm, "sh");
@@ -103,6 +108,55 @@ TEST_F(EngineTest, TracksAForkIntoOneRecordWithExactStages) {
   EXPECT_EQ(c.creations, 1u);
   EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kRecorded)], 1u);
   EXPECT_EQ(c.records, 1u);
+}
+
+// The calibration's own record: the real step path (entry, call-site return,
+// kretprobe-style return) marks the calibration anchor in it; a rearm takes
+// the first-crossing path again; it is never published or counted; a task
+// already in a creation is refused; end frees the slot.
+TEST_F(EngineTest, CalibrationRecordTakesTheRealStepPathAndIsNeverPublished) {
+  const Anchor anchor = Engine::kCalibrationAnchor;
+  ASSERT_EQ(anchor_info(anchor).role, AnchorRole::kStep);
+  ASSERT_EQ(engine_.calibration_begin(&task_a_), 0);
+  EXPECT_EQ(engine_.counters().in_flight, 1u);
+  ktl::u64 in = 0, out = 0;
+  ProbeData data{};
+  for (ktl::u64 sample = 1; sample <= 3; ++sample) {
+    engine_.calibration_rearm(&task_a_, false);
+    engine_.calibration_stamps(&task_a_, &in, &out);
+    EXPECT_EQ(in, 0u);
+    EXPECT_EQ(out, 0u);
+    EXPECT_EQ(engine_.on_entry(anchor, &task_a_, &data, nullptr, 100 * sample), 0);
+    if (sample == 2) {
+      engine_.on_site_return(anchor, &task_a_, 100 * sample + 7);
+    } else {
+      engine_.on_return(anchor, &data, 0, 0, nullptr, 100 * sample + 7);
+    }
+    engine_.calibration_stamps(&task_a_, &in, &out);
+    EXPECT_EQ(in, 100 * sample);
+    EXPECT_EQ(out, 100 * sample + 7);
+  }
+  // A return alone: paired with an entry the rearm marked as crossed.
+  engine_.calibration_rearm(&task_a_, true);
+  engine_.on_site_return(anchor, &task_a_, 999);
+  engine_.calibration_stamps(&task_a_, &in, &out);
+  EXPECT_EQ(in, 0u);
+  EXPECT_EQ(out, 999u);
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.unpaired_returns, 0u);
+  EXPECT_EQ(c.repeated_boundaries, 0u);
+  EXPECT_EQ(c.records, 0u);
+  EXPECT_EQ(c.creations, 0u);
+  engine_.calibration_end(&task_a_);
+  EXPECT_EQ(engine_.counters().in_flight, 0u);
+  EXPECT_TRUE(records().empty());
+  // A task inside its own creation keeps its slot.
+  ProbeData kc{};
+  CreationArgs args = fork_args(7);
+  engine_.on_entry(Anchor::kKernelClone, &task_b_, &kc, &args, tick());
+  EXPECT_EQ(engine_.calibration_begin(&task_b_), -FORKSCOPE_EBUSY);
+  engine_.on_return(Anchor::kKernelClone, &kc, 501, 0, nullptr, tick());
+  EXPECT_EQ(records().size(), 1u);
 }
 
 TEST_F(EngineTest, InterleavedCreationsOnTwoCpusStaySeparate) {
@@ -224,7 +278,13 @@ TEST_F(EngineTest, FilterReadsAreNeverTornByAConcurrentWrite) {
       }
     });
   }
-  for (int i = 0; i < 200000; ++i) engine_.set_filter(i % 2 ? a : b);
+  // On a loaded host the readers may not run at all during 200000 writes:
+  // keep writing until they have read (for at most 10 s).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (long i = 0;
+       i < 200000 || (reads.load() <= 1000 && std::chrono::steady_clock::now() < deadline); ++i) {
+    engine_.set_filter(i % 2 ? a : b);
+  }
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(torn.load(), 0);
@@ -323,11 +383,99 @@ TEST_F(EngineTest, ConsumerMergesCpusInCompletionOrder) {
     create(&task_a_, fork_args(13));
   }
   Record r;
-  for (ktl::u64 expected = 1; expected <= 6; ++expected) {
+  ktl::u64 last_end = 0;
+  for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(engine_.consume_next(&r));
-    EXPECT_EQ(r.seq, expected);
+    EXPECT_GT(r.end_ns, last_end);
+    last_end = r.end_ns;
+    // Each CPU numbers its own records: unique, increasing per CPU.
+    EXPECT_EQ(seq_cpu(r.seq), static_cast<ktl::u32>(i % 3));
+    EXPECT_EQ(seq_count(r.seq), static_cast<ktl::u64>(i / 3 + 1));
+    EXPECT_EQ(r.parent_pid, 13);
   }
   EXPECT_FALSE(engine_.consume_next(&r));
+}
+
+// Records finished on several CPUs, in an order neither the CPUs' nor the
+// starts' order gives: every reader returns them by completion time, with
+// one id each.
+TEST_F(EngineTest, RecordsFromSeveralCpusComeOutInCompletionOrder) {
+  struct Finish {
+    unsigned int cpu;
+    int task;  // index into tasks
+  };
+  int tasks[4];
+  CreationArgs args[4] = {fork_args(20), fork_args(21), fork_args(22), fork_args(23)};
+  ProbeData kc[4] = {}, cp[4] = {};
+  // All four begin, in order, on CPU 0; the last one begun ends first.
+  host::set_current_cpu(0);
+  for (int i = 0; i < 4; ++i) {
+    engine_.on_entry(Anchor::kKernelClone, &tasks[i], &kc[i], &args[i], tick());
+    engine_.on_entry(Anchor::kCopyProcess, &tasks[i], &cp[i], &args[i], tick());
+  }
+  const Finish order[] = {{3, 3}, {1, 2}, {3, 0}, {0, 1}};
+  for (const Finish& f : order) {
+    host::set_current_cpu(f.cpu);
+    engine_.on_return(Anchor::kCopyProcess, &cp[f.task], 0, 100 + f.task, nullptr, tick());
+    engine_.on_return(Anchor::kKernelClone, &kc[f.task], 100 + f.task, 0, nullptr, tick());
+  }
+  // Two more that end at one instant on CPUs 2 and 1: the CPU breaks the tie.
+  const unsigned int tie_cpus[] = {2, 1};
+  ProbeData tie_kc[2] = {}, tie_cp[2] = {};
+  int tie_tasks[2];
+  CreationArgs tie_args[2] = {fork_args(30), fork_args(31)};
+  ktl::u64 instant = clock_ + 1000;
+  for (int i = 0; i < 2; ++i) {
+    host::set_current_cpu(tie_cpus[i]);
+    engine_.on_entry(Anchor::kKernelClone, &tie_tasks[i], &tie_kc[i], &tie_args[i], tick());
+    engine_.on_entry(Anchor::kCopyProcess, &tie_tasks[i], &tie_cp[i], &tie_args[i], tick());
+    engine_.on_return(Anchor::kCopyProcess, &tie_cp[i], 0, 200 + i, nullptr, tick());
+    engine_.on_return(Anchor::kKernelClone, &tie_kc[i], 200 + i, 0, nullptr, instant);
+  }
+  const int expected_pids[] = {23, 22, 20, 21, 31, 30};
+  const unsigned int expected_cpus[] = {3, 1, 3, 0, 1, 2};
+
+  auto check = [&](const std::vector<Record>& recs, const char* reader) {
+    ASSERT_EQ(recs.size(), 6u) << reader;
+    std::set<ktl::u64> ids;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      EXPECT_EQ(recs[i].parent_pid, expected_pids[i]) << reader << " #" << i;
+      EXPECT_EQ(seq_cpu(recs[i].seq), expected_cpus[i]) << reader << " #" << i;
+      EXPECT_EQ(recs[i].cpu_end, expected_cpus[i]) << reader << " #" << i;
+      ids.insert(recs[i].seq);
+      if (i > 0) {
+        EXPECT_TRUE(completed_before(recs[i - 1], recs[i])) << reader << " #" << i;
+        EXPECT_LE(recs[i - 1].end_ns, recs[i].end_ns) << reader << " #" << i;
+      }
+    }
+    EXPECT_EQ(ids.size(), recs.size()) << reader << ": ids are unique";
+  };
+  std::vector<Record> recs = records();
+  check(recs, "records");
+  EXPECT_EQ(recs[4].end_ns, recs[5].end_ns);
+  EXPECT_EQ(seq_count(recs[0].seq), 1u);  // CPU 3's first
+  EXPECT_EQ(seq_count(recs[2].seq), 2u);  // ...and its second
+  std::vector<Record> consumed;
+  Record r;
+  while (engine_.consume_next(&r)) consumed.push_back(r);
+  check(consumed, "trace_pipe");
+}
+
+TEST_F(EngineTest, SlowestTiesComeInCompletionOrder) {
+  // Identical creations (same slowness) on CPUs 3, 0, 2: CPU order would
+  // put CPU 0's first.
+  const unsigned int cpus[] = {3, 0, 2};
+  for (unsigned int cpu : cpus) {
+    host::set_current_cpu(cpu);
+    create(&task_a_, fork_args(static_cast<int>(40 + cpu)));
+  }
+  std::vector<Record> slow(config_.top_n * config_.nr_cpus);
+  slow.resize(engine_.collect_slowest(slow.data(), slow.size()));
+  ASSERT_EQ(slow.size(), 3u);
+  for (std::size_t i = 0; i < slow.size(); ++i) {
+    EXPECT_EQ(Engine::slowness(slow[i]), Engine::slowness(slow[0]));
+    EXPECT_EQ(seq_cpu(slow[i].seq), cpus[i]) << i;
+  }
 }
 
 TEST_F(EngineTest, ResetEmptiesEverythingWithoutCountingLosses) {
@@ -558,6 +706,121 @@ TEST(EngineInit, RejectsBadConfigs) {
   zero.ring_records = 0;
   Engine engine2;
   EXPECT_EQ(engine2.init(zero), -FORKSCOPE_EINVAL);
+  EngineConfig many;
+  many.nr_cpus = kMaxCpus + 1;  // a CPU id would not fit in seq
+  Engine engine3;
+  EXPECT_EQ(engine3.init(many), -FORKSCOPE_EINVAL);
+}
+
+// Creations counted at task_newtask: disabled arms no kprobe, and a
+// creation that straddles a disable or an enable is counted once, in one
+// bucket: the glue tells on_new_task whether a pending return will bucket it.
+TEST_F(EngineTest, CreationsAtNewtaskStayExactAcrossToggles) {
+  engine_.set_creations_at_newtask(true);
+  engine_.set_execs_at_exec_tp(true);
+  engine_.set_enabled(false);
+  EXPECT_EQ(engine_.wanted_anchors(), 0u);
+  CreationArgs args = fork_args(7);
+  ProbeData kc{};
+  // Disabled and disarmed: the tracepoint alone.
+  for (int i = 0; i < 3; ++i) engine_.on_new_task(false);
+  // Entered enabled, copy_process returned, then disabled before its end:
+  // kernel_clone's pending instance buckets it.
+  engine_.set_enabled(true);
+  ProbeData cp{};
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+  engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
+  EXPECT_TRUE(Engine::buckets_at_return(Anchor::kKernelClone, kc));
+  EXPECT_FALSE(Engine::buckets_at_return(Anchor::kCopyProcess, cp));
+  engine_.on_new_task(true);
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, next_pid_, nullptr, tick());
+  engine_.set_enabled(false);
+  engine_.on_return(Anchor::kKernelClone, &kc, next_pid_++, 0, nullptr, tick());
+  // Entered while disarmed, enabled before copy_process ended: no instance.
+  engine_.set_enabled(true);
+  engine_.on_new_task(false);
+  // Entered disabled while kernel_clone was still armed (the delayed disarm).
+  engine_.set_enabled(false);
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+  engine_.on_new_task(true);
+  engine_.on_return(Anchor::kKernelClone, &kc, next_pid_++, 0, nullptr, tick());
+  // A whole creation while enabled: one count, not two.
+  engine_.set_enabled(true);
+  engine_.on_entry(Anchor::kKernelClone, &task_a_, &kc, &args, tick());
+  engine_.on_entry(Anchor::kCopyProcess, &task_a_, &cp, &args, tick());
+  engine_.on_new_task(true);
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, next_pid_, nullptr, tick());
+  engine_.on_return(Anchor::kKernelClone, &kc, next_pid_++, 0, nullptr, tick());
+  // An io worker: copy_process's return buckets it when it saw it begin...
+  CreationArgs io = fork_args(0);
+  io.request.io_thread = true;
+  engine_.on_entry(Anchor::kCopyProcess, &task_b_, &cp, &io, tick());
+  EXPECT_TRUE(Engine::buckets_at_return(Anchor::kCopyProcess, cp));
+  engine_.on_new_task(true);
+  engine_.on_return(Anchor::kCopyProcess, &cp, 0, next_pid_++, nullptr, tick());
+  // ...and the tracepoint while disarmed.
+  engine_.set_enabled(false);
+  engine_.on_new_task(false);
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.creations, 9u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kDisabled)], 6u);
+  EXPECT_EQ(c.by_decision[static_cast<int>(Decision::kRecorded)], 3u);
+  ktl::u64 buckets = 0;
+  for (ktl::size_t d = 0; d < kDecisionCount; ++d) buckets += c.by_decision[d];
+  EXPECT_EQ(buckets, c.creations);
+}
+
+// Execs its kretprobe missed are counted at sched_process_exec, in the
+// disabled bucket; without that tracepoint the exec span stays armed.
+TEST_F(EngineTest, UnseenExecsAreCountedAtTheTracepoint) {
+  engine_.set_enabled(false);
+  engine_.on_unseen_exec();  // not the plan's choice: ignored
+  EXPECT_EQ(engine_.counters().execs, 0u);
+  engine_.set_creations_at_newtask(true);
+  EXPECT_EQ(engine_.wanted_anchors(), kExecSpanAnchors);
+  engine_.set_execs_at_exec_tp(true);
+  EXPECT_EQ(engine_.wanted_anchors(), 0u);
+  engine_.set_creations_at_newtask(false);
+  EXPECT_EQ(engine_.wanted_anchors(), kCreationSpanAnchors);
+  engine_.on_unseen_exec();
+  engine_.on_unseen_exec();
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.execs, 2u);
+  EXPECT_EQ(c.exec_failures, 0u);
+  EXPECT_EQ(c.exec_by_decision[static_cast<int>(Decision::kDisabled)], 2u);
+  engine_.set_enabled(true);
+  EXPECT_EQ(engine_.wanted_anchors(), anchors_at(Detail::kAll));
+}
+
+// Failure counting paused by the plan: how often and for how long, since reset.
+TEST_F(EngineTest, FailurePausesAreCountedAndTimed) {
+  EngineCounters c = engine_.counters();
+  EXPECT_EQ(c.failures_paused, 0u);
+  EXPECT_EQ(c.failures_pauses, 0u);
+  host::set_fake_time_ns(1000);
+  engine_.set_failures_paused(true, 1000);
+  engine_.set_failures_paused(true, 1500);  // already paused: no second pause
+  host::set_fake_time_ns(1700);
+  c = engine_.counters();
+  EXPECT_EQ(c.failures_paused, 1u);
+  EXPECT_EQ(c.failures_pauses, 1u);
+  EXPECT_EQ(c.failures_paused_ns, 700u);
+  engine_.set_failures_paused(false, 2000);
+  engine_.set_failures_paused(true, 5000);
+  engine_.set_failures_paused(false, 5100);
+  c = engine_.counters();
+  EXPECT_EQ(c.failures_paused, 0u);
+  EXPECT_EQ(c.failures_pauses, 2u);
+  EXPECT_EQ(c.failures_paused_ns, 1100u);
+  // A reset while paused: one pause, timed from the reset.
+  engine_.set_failures_paused(true, 6000);
+  host::set_fake_time_ns(7000);
+  engine_.request_reset();
+  host::set_fake_time_ns(7400);
+  c = engine_.counters();
+  EXPECT_EQ(c.failures_pauses, 1u);
+  EXPECT_EQ(c.failures_paused_ns, 400u);
+  host::set_fake_time_ns(0);
 }
 
 }  // namespace

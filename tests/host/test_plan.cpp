@@ -177,7 +177,8 @@ TEST_F(PlanTest, WantedAnchorsFollowEnableAndDetail) {
   EXPECT_EQ(engine_.wanted_anchors(), anchors_at(Detail::kAll));
   EXPECT_EQ(engine_.measured_anchors(), anchors_at(Detail::kAll) & ~bit(Anchor::kDupMmap));
   engine_.set_enabled(false);
-  // Disabled: only the spans, which count every creation and exec.
+  // Disabled without the tracepoints: only the spans, which count every
+  // creation and exec.
   EXPECT_EQ(engine_.wanted_anchors(), kSpanAnchors);
   EXPECT_EQ(kSpanAnchors & anchors_at(Detail::kSummary), kSpanAnchors);
   // The stage map still describes the level, not the disarmed state.

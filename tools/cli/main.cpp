@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -152,17 +153,21 @@ int cmd_hist(const Debugfs& fs, const std::string& stage) {
 // ------------------------------------------------------------- top
 int cmd_top(const Debugfs& fs, double interval, int iterations) {
   bool tty = isatty(1);
-  std::uint64_t last_seq = 0;
-  for (const Record& r : parse_records(fs.read("records"))) last_seq = std::max(last_seq, r.seq);
+  // Ids of the records the last read showed: a record is new if it was not
+  // there (ids are unique, not ordered across CPUs).
+  std::set<std::uint64_t> seen;
+  for (const Record& r : parse_records(fs.read("records"))) seen.insert(r.seq);
   KeyValues before = parse_key_values(fs.read("counters"));
   for (int i = 0; iterations == 0 || i < iterations; ++i) {
     auto t0 = Clock::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(interval));
     std::vector<Record> fresh;
+    std::set<std::uint64_t> shown;
     for (Record& r : parse_records(fs.read("records"))) {
-      if (r.seq > last_seq) fresh.push_back(std::move(r));
+      shown.insert(r.seq);
+      if (!seen.count(r.seq)) fresh.push_back(std::move(r));
     }
-    for (const Record& r : fresh) last_seq = std::max(last_seq, r.seq);
+    seen = std::move(shown);
     KeyValues now = parse_key_values(fs.read("counters"));
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::map<std::pair<std::string, std::string>, std::uint64_t> rate;
@@ -243,16 +248,18 @@ int cmd_record(const Debugfs& fs, const std::string& out_path, double duration,
     fmt::print(stderr, "forkscope: note: filter '{}' is active: only what it matches is recorded\n",
                c0.text("filter"));
   }
-  std::uint64_t start_seq = 0;
-  for (const Record& r : parse_records(fs.read("records"))) start_seq = std::max(start_seq, r.seq);
-  std::map<std::uint64_t, std::string> lines;
+  // Records already there at the start are not ours; the rest are kept in
+  // completion order.
+  std::set<std::uint64_t> before_start;
+  for (const Record& r : parse_records(fs.read("records"))) before_start.insert(r.seq);
+  std::map<decltype(Record{}.order_key()), std::string> lines;
   auto collect = [&] {
     std::istringstream in(fs.read("records"));
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       Record r = parse_record(line);
-      if (r.seq > start_seq) lines.emplace(r.seq, line);
+      if (!before_start.count(r.seq)) lines.emplace(r.order_key(), line);
     }
   };
   if (previous.sample != 1) fs.write("control", "sample 1");
@@ -305,9 +312,9 @@ int cmd_record(const Debugfs& fs, const std::string& out_path, double duration,
   std::uint64_t lost = c1.number("ring_overwritten") - c0.number("ring_overwritten");
   std::vector<std::string> kept;
   std::vector<Record> parsed;
-  for (const auto& [seq, line] : lines) parsed.push_back(parse_record(line));
+  for (const auto& [key, line] : lines) parsed.push_back(parse_record(line));
   std::vector<std::string> all;
-  for (const auto& [seq, line] : lines) all.push_back(line);
+  for (const auto& [key, line] : lines) all.push_back(line);
   if (child > 0) {
     for (std::size_t i : descendant_records(parsed, child)) kept.push_back(all[i]);
   } else {

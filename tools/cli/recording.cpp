@@ -116,6 +116,8 @@ Record parse_record(const std::string& line) {
   r.errno_name = str(j, "errno");
   r.start_ns = r.is_spawn() ? u64(j, "fork_start_ns") : u64(j, "start_ns");
   r.total_ns = u64(j, "total_ns");
+  // Recordings made before forks and execs had end_ns: their last boundary.
+  if (!r.is_spawn()) r.end_ns = j.contains("end_ns") ? u64(j, "end_ns") : r.start_ns + r.total_ns;
   if (auto it = j.find("stages"); it != j.end()) {
     if (!it->is_object()) throw Error("\"stages\" is not an object");
     for (const auto& [name, value] : it->items()) {

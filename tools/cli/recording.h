@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -29,14 +30,14 @@ struct Error : std::runtime_error {
 
 // One line of records: a fork (creation), an exec or a spawn.
 struct Record {
-  std::string event;  // "fork", "exec", "spawn"
-  std::uint64_t seq = 0;
-  std::string kind;      // fork kind; "exec" for execs; the fork kind for spawns
-  std::string comm;      // fork, spawn: the parent's; exec: old_comm
-  std::string new_comm;  // exec
-  std::string filename;  // exec, spawn
-  std::string verdict;   // fork
-  std::string flags;     // fork, decoded
+  std::string event;      // "fork", "exec", "spawn"
+  std::uint64_t seq = 0;  // the record's id: unique, not an order (see order_key)
+  std::string kind;       // fork kind; "exec" for execs; the fork kind for spawns
+  std::string comm;       // fork, spawn: the parent's; exec: old_comm
+  std::string new_comm;   // exec
+  std::string filename;   // exec, spawn
+  std::string verdict;    // fork
+  std::string flags;      // fork, decoded
   std::string errno_name;
   std::int64_t pid = 0;   // fork, spawn: parent_pid; exec: pid
   std::int64_t tgid = 0;  // fork, spawn: parent_tgid; exec: tgid
@@ -47,11 +48,18 @@ struct Record {
   std::uint64_t copy_process_ns = 0;
   std::uint64_t clone_prologue_ns = 0, clone_publish_ns = 0, wake_ns = 0, vfork_wait_ns = 0,
                 clone_return_ns = 0;
-  std::uint64_t forked_ns = 0, exec_start_ns = 0, end_ns = 0;  // spawn
-  bool exited = false;                                         // spawn
+  std::uint64_t forked_ns = 0, exec_start_ns = 0;  // spawn
+  std::uint64_t end_ns = 0;                        // when it finished (every event)
+  bool exited = false;                             // spawn
   // Stages in the stage map's order, as in the record's "stages" object.
   std::vector<std::pair<std::string, std::uint64_t>> stages;
 
+  // Completion order, as the module sorts: end_ns, then the CPU, then that
+  // CPU's count (seq is count << FORKSCOPE_SEQ_CPU_BITS | cpu).
+  auto order_key() const {
+    constexpr std::uint64_t kCpuMask = (std::uint64_t{1} << FORKSCOPE_SEQ_CPU_BITS) - 1;
+    return std::tuple(end_ns, seq & kCpuMask, seq >> FORKSCOPE_SEQ_CPU_BITS);
+  }
   bool is_fork() const { return event == "fork"; }
   bool is_exec() const { return event == "exec"; }
   bool is_spawn() const { return event == "spawn"; }
