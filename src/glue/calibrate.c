@@ -21,6 +21,7 @@
 #include <forkscope/core.h>
 #include <forkscope/platform.h>
 
+#include "compat.h"
 #include "glue.h"
 
 /* Loop iterations of the target: calibration (A) and the check (B, 8x longer). */
@@ -34,7 +35,7 @@
 /* Rounds at most, while the machine is too unsteady (see forkscope_calibrate). */
 #define FORKSCOPE_CALIB_ROUNDS 3
 /* How long a call-site kprobe may take to become a jump (OPTPROBES). */
-#define FORKSCOPE_CALIB_OPT_WAIT_MS 1000
+#define FORKSCOPE_CALIB_OPT_WAIT_MS 15000
 
 enum forkscope_calib_boundary {
 	FORKSCOPE_CALIB_FTRACE_ENTRY,
@@ -251,6 +252,7 @@ static bool forkscope_calib_site_is_jump(void)
 
 static int forkscope_calib_register_site(void)
 {
+	unsigned long aggr;
 	unsigned int waited;
 	int err;
 
@@ -259,10 +261,20 @@ static int forkscope_calib_register_site(void)
 	err = register_kprobe(forkscope_calib_probes.site_kp);
 	if (err)
 		return err;
-	/* The plan keeps only sites OPTPROBES made jumps: measure one too. */
+	/*
+	 * The plan keeps only sites OPTPROBES made jumps: measure one too. It
+	 * waits while the optimizer has the site queued (or, unreadable, 1 s).
+	 */
+	aggr = forkscope_symbol_lookup("aggr_pre_handler");
 	for (waited = 0; waited < FORKSCOPE_CALIB_OPT_WAIT_MS && !forkscope_calib_site_is_jump();
-	     waited += 20)
+	     waited += 20) {
+		if (aggr && forkscope_kprobe_opt_state(forkscope_calib_probes.site_kp, aggr) !=
+			    FORKSCOPE_OPT_QUEUED)
+			break;
+		if (!aggr && waited >= 1000)
+			break;
 		msleep(20);
+	}
 	forkscope_calib.site_optimized = forkscope_calib_site_is_jump();
 	return 0;
 }

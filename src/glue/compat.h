@@ -95,4 +95,48 @@ static inline u64 forkscope_kretprobe_instance_bytes(size_t data_size)
 	return kmalloc_size_roundup(sizeof(struct kretprobe_instance) + data_size);
 }
 
+/*
+ * Where OPTPROBES stands with a registered kprobe. An optimizable kprobe is
+ * the child of an aggregate (an optimized_kprobe, found by its pre-handler,
+ * kernel/kprobes.c's aggr_pre_handler); KPROBE_FLAG_OPTIMIZED is set when it
+ * is queued, and the queue entry (op->list) is dropped once the jump is in
+ * place. Lock-free reads of kprobes' own state: a hint for how long to wait,
+ * never the verdict (the text is: a jmp rel32 or not).
+ */
+enum forkscope_opt_state {
+	FORKSCOPE_OPT_UNKNOWN,	/* no aggr_pre_handler to tell */
+	FORKSCOPE_OPT_NEVER,	/* not queued: stays an int3 */
+	FORKSCOPE_OPT_QUEUED,	/* the optimizer has it still */
+	FORKSCOPE_OPT_DONE,
+};
+
+static inline enum forkscope_opt_state forkscope_kprobe_opt_state(const struct kprobe *kp,
+								  unsigned long aggr_pre_handler)
+{
+#ifdef CONFIG_OPTPROBES
+	const struct list_head *node = READ_ONCE(kp->list.next);
+	const struct optimized_kprobe *op;
+	const struct kprobe *ap;
+	unsigned int steps;
+
+	if (!aggr_pre_handler)
+		return FORKSCOPE_OPT_UNKNOWN;
+	/* The aggregate's list head is among its children's ring (few). */
+	for (steps = 0; node && node != &kp->list && steps < 8; steps++) {
+		ap = container_of(node, struct kprobe, list);
+		if ((unsigned long)READ_ONCE(ap->pre_handler) == aggr_pre_handler) {
+			op = container_of(ap, struct optimized_kprobe, kp);
+			if (!(READ_ONCE(ap->flags) & KPROBE_FLAG_OPTIMIZED))
+				return FORKSCOPE_OPT_NEVER;
+			return list_empty_careful(&op->list) ? FORKSCOPE_OPT_DONE :
+							       FORKSCOPE_OPT_QUEUED;
+		}
+		node = READ_ONCE(node->next);
+	}
+	return FORKSCOPE_OPT_NEVER;	/* no aggregate: not optimizable */
+#else
+	return FORKSCOPE_OPT_NEVER;
+#endif
+}
+
 #endif /* FORKSCOPE_COMPAT_H */

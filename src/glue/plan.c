@@ -901,18 +901,39 @@ static void forkscope_callsite_to_kretprobe(struct forkscope_hook *hook, int max
 	}
 }
 
+/* Sites still in the optimizer's queue (only meaningful with aggr_pre_handler). */
+static unsigned int forkscope_sites_queued(unsigned long aggr_pre_handler)
+{
+	unsigned int h, s, n = 0;
+
+	for (h = 0; h < forkscope_nr_hooks; h++) {
+		const struct forkscope_hook *hook = &forkscope_hooks[h];
+
+		for (s = 0; hook->ret == FORKSCOPE_HOOK_CALLSITE && s < hook->nr_sites; s++)
+			n += forkscope_kprobe_opt_state(&hook->sites[s].kp, aggr_pre_handler) ==
+			     FORKSCOPE_OPT_QUEUED;
+	}
+	return n;
+}
+
 /*
- * OPTPROBES turns an armed site's int3 into a jump a few jiffies later,
- * where the code around it allows. A site left an int3 costs two traps per
+ * OPTPROBES turns an armed site's int3 into a jump some jiffies later, where
+ * the code around it allows, after an RCU-tasks grace period (seconds under
+ * fork load on PREEMPT_RT in TCG). A site left an int3 costs two traps per
  * return (the hit and its single-step), more than a kretprobe's rethook, so
  * its anchor takes a kretprobe instead. The sites are armed alone for this
- * (their handler ignores hits meanwhile), until nothing changes for 200 ms
- * (at most 800 ms: a load stays quick; a site the optimizer had not reached
- * by then costs a kretprobe, never a wrong time).
+ * (their handler ignores hits meanwhile) until the optimizer has none of
+ * them queued, at most FORKSCOPE_SETTLE_MAX_MS. Without aggr_pre_handler to
+ * read the queue, until nothing changes for 200 ms (at most 800 ms). A site
+ * the optimizer has not reached by then costs a kretprobe, never a wrong time.
  */
+#define FORKSCOPE_SETTLE_POLL_MS 20
+#define FORKSCOPE_SETTLE_MAX_MS 15000
 static void forkscope_settle_sites(int max_inflight, u64 wanted)
 {
-	unsigned int h, s, pending, last = UINT_MAX, stable = 0, tries, nk = 0;
+	unsigned int h, s, pending, queued, last = UINT_MAX, stable = 0, tries, nk = 0;
+	unsigned long aggr = forkscope_symbol_lookup("aggr_pre_handler");
+	unsigned long start = jiffies;
 	struct kprobe **kps;
 
 	forkscope_settling = true;
@@ -922,14 +943,28 @@ static void forkscope_settle_sites(int max_inflight, u64 wanted)
 		for (s = 0; hook->ret == FORKSCOPE_HOOK_CALLSITE && s < hook->nr_sites; s++)
 			enable_kprobe(&hook->sites[s].kp);
 	}
-	for (tries = 0; tries < 40; tries++) {
+	for (tries = 0; tries < FORKSCOPE_SETTLE_MAX_MS / FORKSCOPE_SETTLE_POLL_MS; tries++) {
 		pending = forkscope_sites_unoptimized();
-		stable = pending == last ? stable + 1 : 0;
-		last = pending;
-		if (!pending || (tries >= 10 && stable >= 10))
+		if (!pending)
 			break;
-		msleep(20);
+		if (aggr) {
+			if (!forkscope_sites_queued(aggr))
+				break;
+		} else {
+			stable = pending == last ? stable + 1 : 0;
+			last = pending;
+			if ((tries >= 10 && stable >= 10) || tries >= 40)
+				break;
+		}
+		msleep(FORKSCOPE_SETTLE_POLL_MS);
 	}
+	queued = aggr ? forkscope_sites_queued(aggr) : 0;
+	if (queued)
+		pr_notice("OPTPROBES still had %u call sites queued after %u ms: their anchors take kretprobes\n",
+			  queued, jiffies_to_msecs(jiffies - start));
+	else
+		pr_debug("call sites settled in %u ms%s\n", jiffies_to_msecs(jiffies - start),
+			 aggr ? "" : " (optimizer queue unreadable: waited for a plateau)");
 	/* One batch of unregistrations: one RCU grace period for all. */
 	kps = kcalloc(forkscope_nr_hooks * (FORKSCOPE_MAX_SITES + 1), sizeof(*kps), GFP_KERNEL);
 	for (h = 0; h < forkscope_nr_hooks; h++) {
